@@ -1,0 +1,147 @@
+# sdtool - custody of Azure Key Vault Managed HSM security domains.
+#
+#   make            build build/sdtool
+#   make check      install missing Debian packages, build, run every test
+#                   (unit, end-to-end, man lint), then the unit and
+#                   end-to-end tests again under ASan+UBSan
+#   make demo       a complete simulated ceremony, told as a story
+#   make bench      sdtool against azure-cli on the same inputs
+#   make install    PREFIX, DESTDIR, BINDIR, MANDIR are honoured
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+PKG_CONFIG ?= pkg-config
+CC ?= cc
+CFLAGS ?= -O2 -g
+BUILD ?= build
+VERSION := 0.1.0
+
+PKGS := libcrypto libsodium jansson
+TEST_PKGS := cmocka
+
+ifneq ($(MAKECMDGOALS),deps)
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+endif
+
+HARDEN_CFLAGS := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE \
+	-fstack-clash-protection -fcf-protection
+HARDEN_LDFLAGS := -pie -Wl,-z,relro,-z,now -Wl,-z,noexecstack
+WARN := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wpointer-arith \
+	-Wstrict-prototypes -Wmissing-prototypes -Wvla -Wno-unused-parameter \
+	-Wno-format-truncation
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=all
+
+ifeq ($(SAN),1)
+BUILD := build-san
+OPT_CFLAGS := -O1 -g $(SAN_FLAGS)
+OPT_LDFLAGS := $(SAN_FLAGS)
+HARDEN_CFLAGS := -fPIE
+HARDEN_LDFLAGS := -pie
+else
+OPT_CFLAGS := $(CFLAGS)
+OPT_LDFLAGS := $(LDFLAGS)
+endif
+
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -DSDTOOL_VERSION='"$(VERSION)"' \
+	$(OPT_CFLAGS) $(HARDEN_CFLAGS) $(WARN) $(PKG_CFLAGS) -MMD -MP
+ALL_LDFLAGS := $(OPT_LDFLAGS) $(HARDEN_LDFLAGS)
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+CORE_SRC := $(wildcard shares/*.c) $(wildcard hw/*.c)
+CLI_SRC := $(wildcard sdtool/*.c)
+TEST_SRC := $(wildcard tests/unit/test_*.c)
+TEST_HELPER_SRC := $(filter-out $(TEST_SRC),$(wildcard tests/unit/*.c))
+
+CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_HELPER_OBJ := $(TEST_HELPER_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+CORE_LIB := $(BUILD)/libsdcore.a
+
+MAN1 := $(wildcard man/*.1)
+MAN5 := $(wildcard man/*.5)
+
+.SECONDARY:
+
+.PHONY: all deps check unit e2e lint san-check demo bench install uninstall clean
+
+all: $(BUILD)/sdtool
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(CORE_LIB): $(CORE_OBJ)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/sdtool: $(CLI_OBJ) $(CORE_LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(CORE_LIB) $(PKG_LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_HELPER_OBJ) $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) \
+		$(shell $(PKG_CONFIG) --libs $(TEST_PKGS))
+
+deps:
+	@sh mk/deps.sh
+
+# Unit tests: one cmocka binary per module.  They find the service vectors
+# through SDTOOL_VECTORS.
+VECTORS ?= $(abspath ../shared/vectors/service)
+unit: $(TEST_BIN)
+	@sh mk/run-unit.sh $(VECTORS) $(TEST_BIN)
+
+e2e: $(BUILD)/sdtool
+	@SDTOOL=$(abspath $(BUILD)/sdtool) SDTOOL_VECTORS=$(VECTORS) \
+		sh tests/e2e/run.sh
+
+lint:
+	@echo "  LINT    man/"
+	$(Q)mandoc -Tlint -Wwarning $(MAN1) $(MAN5)
+
+san-check:
+	$(Q)$(MAKE) --no-print-directory SAN=1 unit e2e
+
+check: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory unit
+	$(Q)$(MAKE) --no-print-directory e2e
+	$(Q)$(MAKE) --no-print-directory lint
+	$(Q)$(MAKE) --no-print-directory san-check
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	@SDTOOL=$(abspath $(BUILD)/sdtool) sh ceremony/drill.sh
+
+bench: all
+	@SDTOOL=$(abspath $(BUILD)/sdtool) SDTOOL_VECTORS=$(VECTORS) \
+		sh bench/restore_blob.sh
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
+	install -m 0755 $(BUILD)/sdtool $(DESTDIR)$(BINDIR)/sdtool
+	install -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/sdtool
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1)))
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5)))
+
+clean:
+	rm -rf build build-san
+
+-include $(CORE_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:$(BUILD)/tests/%=$(BUILD)/obj/tests/unit/%.d)

@@ -1,0 +1,100 @@
+/*
+ * key.h - wrapping keys behind one interface.
+ *
+ * A key is opened from a reference (today a file path; PKCS#11 URIs and
+ * YubiKey-wrapped files later), may carry its certificate, and is asked to
+ * decrypt RSA-OAEP-256 ciphertexts.  Callers never see private key bytes.
+ * hw/ returns SD_ERR_* codes with detail in struct sd_err and never prints;
+ * it asks for passphrases only through the callback the caller supplies.
+ */
+#ifndef SD_HW_KEY_H
+#define SD_HW_KEY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/x509.h>
+
+#include "../shares/sd_err.h"
+#include "../shares/sdfile.h"
+#include "../shares/sdops.h"
+#include "../shares/secret.h"
+
+#define HW_MAX_KEY_FILE (1u << 20)   /* largest key or certificate file read */
+#define HW_MAX_PASSPHRASE 1024
+
+/*
+ * Asked for the passphrase of an encrypted key.  Write it NUL-terminated
+ * into buf (size bytes, guarded memory) and return 0, or return an
+ * SD_ERR_* code (SD_ERR_PASSPHRASE when none can be had).  `ref` names the
+ * key for the prompt.
+ */
+typedef int (*hw_passphrase_fn)(void *ctx, const char *ref, char *buf,
+    size_t size);
+
+struct hw_open_opts {
+	hw_passphrase_fn passphrase;  /* NULL: encrypted keys fail */
+	void *passphrase_ctx;
+	const char *cert_path;        /* NULL: the key's stem + ".cer" */
+};
+
+/* Facts about a key's certificate worth telling its user. */
+enum hw_key_flags {
+	HW_KEY_NO_CERT = 1 << 0,      /* no certificate found beside the key */
+	HW_KEY_CERT_EXPIRED = 1 << 1, /* notAfter is in the past */
+	HW_KEY_CERT_NOT_YET = 1 << 2, /* notBefore is in the future */
+	HW_KEY_ENCRYPTED = 1 << 3,    /* the key file was passphrase-protected */
+};
+
+struct hw_key;
+
+/*
+ * Open the key at ref.  Loads PEM or DER, PKCS#1 or PKCS#8, encrypted
+ * PKCS#8 (asking opts->passphrase), RSA only.  The certificate is looked
+ * for beside it; if found it must match the key (SD_ERR_KEY_MISMATCH).
+ * Errors: SD_ERR_IO (unreadable), SD_ERR_KEY (not a key we can use),
+ * SD_ERR_PASSPHRASE (wrong or no passphrase).
+ */
+int hw_key_open(const char *ref, const struct hw_open_opts *opts,
+    struct hw_key **out, struct sd_err *e) SD_WUR;
+void hw_key_free(struct hw_key *k);
+
+const char *hw_key_ref(const struct hw_key *k);
+unsigned hw_key_flags(const struct hw_key *k);
+int hw_key_bits(const struct hw_key *k);
+/* The certificate, or NULL when HW_KEY_NO_CERT. */
+X509 *hw_key_cert(const struct hw_key *k);
+/* Path of the certificate that was loaded, or NULL. */
+const char *hw_key_cert_path(const struct hw_key *k);
+/* The certificate's x5t_256, or NULL when there is none. */
+const char *hw_key_x5t256(const struct hw_key *k);
+
+/* RSA-OAEP-256 decryption by the key; wrong ciphertext is SD_ERR_AUTH. */
+int hw_key_decrypt(struct hw_key *k, const uint8_t *in, size_t in_len,
+    struct sd_secret **out, struct sd_err *e) SD_WUR;
+
+/* The key as a core decryptor (valid while k lives). */
+void hw_key_decryptor(struct hw_key *k, struct sd_decryptor *d);
+
+/*
+ * Certificates and public keys (no secrets involved).
+ */
+
+/* Load a certificate, PEM or DER. */
+int hw_cert_load(const char *path, X509 **out, struct sd_err *e) SD_WUR;
+/* Its DER bytes' x5t_256. */
+int hw_cert_x5t256(X509 *cert, char out[static SD_X5T_LEN + 1]) SD_WUR;
+
+/*
+ * Load an exchange key: a certificate (PEM or DER) or the HSM's
+ * transfer-key reply (JSON).  For JSON, the JWK's n and e, if present, must
+ * match the certificate.
+ */
+int hw_exchange_cert_load(const char *path, X509 **out, struct sd_err *e)
+	SD_WUR;
+
+/* Read a whole file of at most max bytes; *buf malloc'd, NUL-terminated. */
+int hw_read_file(const char *path, size_t max, char **buf, size_t *len,
+    struct sd_err *e) SD_WUR;
+
+#endif

@@ -1,0 +1,32 @@
+#!/bin/sh
+# Install the Debian packages sdtool needs to build and test, if missing.
+# Idempotent: does nothing when everything is there.  Root uses apt-get
+# directly; anyone else goes through sudo.
+set -eu
+
+PKGS="gcc make pkg-config libssl-dev libsodium-dev libjansson-dev
+libcmocka-dev mandoc azure-cli openssl time"
+
+missing=""
+for p in $PKGS; do
+	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	case "$status" in
+	*"install ok installed"*) ;;
+	*) missing="$missing $p" ;;
+	esac
+done
+[ -z "$missing" ] && exit 0
+
+echo "deps: installing$missing"
+if [ "$(id -u)" -eq 0 ]; then
+	SUDO=""
+elif command -v sudo >/dev/null 2>&1; then
+	SUDO="sudo"
+else
+	echo "deps: missing packages:$missing; run as root or install sudo" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -q $missing

@@ -1,0 +1,549 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <libgen.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "../hw/key.h"
+
+const char *cli_verb_name = NULL;
+
+static void
+vmsg(const char *kind, const char *fmt, va_list ap)
+{
+	fflush(stdout);
+	fputs("sdtool", stderr);
+	if (cli_verb_name != NULL)
+		fprintf(stderr, " %s", cli_verb_name);
+	fputs(": ", stderr);
+	if (kind != NULL)
+		fprintf(stderr, "%s: ", kind);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void
+cli_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(NULL, fmt, ap);
+	va_end(ap);
+}
+
+void
+cli_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg("warning", fmt, ap);
+	va_end(ap);
+}
+
+int
+cli_core_error(int code, const struct sd_err *e, const char *what, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	va_start(ap, what);
+	vsnprintf(buf, sizeof(buf), what, ap);
+	va_end(ap);
+	if (e != NULL && e->msg[0] != '\0')
+		cli_error("%s: %s", buf, e->msg);
+	else
+		cli_error("%s: %s", buf, sd_strerror(code));
+	return EXIT_FAIL;
+}
+
+int
+cli_usage(FILE *to, const char *synopsis, const struct opt *opts)
+{
+	char left[64];
+
+	fprintf(to, "usage: sdtool %s %s\n", cli_verb_name ? cli_verb_name : "",
+	    synopsis);
+	if (opts != NULL && opts->id != 0)
+		fputs("\noptions:\n", to);
+	for (; opts != NULL && opts->id != 0; opts++) {
+		if (opts->short_name)
+			snprintf(left, sizeof(left), "-%c, --%s%s%s%s",
+			    opts->short_name, opts->name,
+			    opts->metavar ? " " : "",
+			    opts->metavar ? opts->metavar : "",
+			    opts->kind == OPT_LIST ? "..." : "");
+		else
+			snprintf(left, sizeof(left), "    --%s%s%s%s", opts->name,
+			    opts->metavar ? " " : "",
+			    opts->metavar ? opts->metavar : "",
+			    opts->kind == OPT_LIST ? "..." : "");
+		fprintf(to, "  %-30s %s\n", left, opts->help);
+	}
+	fprintf(to, "  %-30s %s\n", "-h, --help", "show this help");
+	return to == stdout ? EXIT_OK : EXIT_USAGE;
+}
+
+int
+cli_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(NULL, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "run 'sdtool %s --help' for usage\n",
+	    cli_verb_name ? cli_verb_name : "");
+	return EXIT_USAGE;
+}
+
+/*
+ * Publish tmp as path without replacing anything.  link(2) is atomic and
+ * fails if path exists; filesystems without hard links (FAT on a USB stick,
+ * where SD files often travel) get renameat2(RENAME_NOREPLACE), and failing
+ * that an O_EXCL placeholder that the rename then replaces.
+ */
+static int
+publish_noreplace(const char *tmp, const char *path)
+{
+	int fd;
+
+	if (link(tmp, path) == 0) {
+		unlink(tmp);
+		return 0;
+	}
+	if (errno == EEXIST)
+		return -1;
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno == EEXIST)
+		return -1;
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) == -1)
+		return -1;
+	close(fd);
+	if (rename(tmp, path) == 0)
+		return 0;
+	unlink(path);
+	return -1;
+}
+
+static void
+fsync_dir_of(const char *path)
+{
+	char *copy;
+	int fd;
+
+	if ((copy = strdup(path)) == NULL)
+		return;
+	if ((fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
+		(void)fsync(fd);
+		close(fd);
+	}
+	free(copy);
+}
+
+/*
+ * Write buf to a new temporary file beside path (O_CREAT|O_EXCL, mode),
+ * fsync'd; *tmp gets its name.  On failure nothing is left behind.
+ */
+static int
+write_temp(const char *path, const void *buf, size_t len, mode_t mode,
+    char **tmpp)
+{
+	char *copy = NULL, *base = NULL, *tmp = NULL;
+	const uint8_t *p = buf;
+	size_t off = 0;
+	ssize_t n;
+	int fd = -1, ret = -1;
+
+	*tmpp = NULL;
+	if ((copy = strdup(path)) == NULL || (base = strdup(path)) == NULL ||
+	    asprintf(&tmp, "%s/.%s.XXXXXX", dirname(copy), basename(base)) == -1) {
+		tmp = NULL;
+		cli_error("%s: out of memory", path);
+		goto out;
+	}
+	/* mkostemp opens O_CREAT|O_EXCL, mode 0600 */
+	if ((fd = mkostemp(tmp, O_CLOEXEC | O_NOFOLLOW)) == -1) {
+		cli_error("%s: cannot create a temporary file beside it: %s",
+		    path, strerror(errno));
+		free(tmp);
+		tmp = NULL;
+		goto out;
+	}
+	if (fchmod(fd, mode) == -1) {
+		cli_error("%s: chmod: %s", path, strerror(errno));
+		goto out;
+	}
+	while (off < len) {
+		if ((n = write(fd, p + off, len - off)) == -1) {
+			if (errno == EINTR)
+				continue;
+			cli_error("%s: write: %s", path, strerror(errno));
+			goto out;
+		}
+		off += (size_t)n;
+	}
+	if (fsync(fd) == -1) {
+		cli_error("%s: fsync: %s", path, strerror(errno));
+		goto out;
+	}
+	n = close(fd);
+	fd = -1;
+	if (n == -1) {
+		cli_error("%s: close: %s", path, strerror(errno));
+		goto out;
+	}
+	*tmpp = tmp;
+	tmp = NULL;
+	ret = 0;
+ out:
+	if (fd != -1)
+		close(fd);
+	if (tmp != NULL) {
+		unlink(tmp);
+		free(tmp);
+	}
+	free(copy);
+	free(base);
+	return ret;
+}
+
+int
+cli_write_new_file(const char *path, const void *buf, size_t len, mode_t mode)
+{
+	char *tmp = NULL;
+	int saved;
+
+	if (write_temp(path, buf, len, mode, &tmp) != 0)
+		return -1;
+	if (publish_noreplace(tmp, path) == -1) {
+		saved = errno;
+		unlink(tmp);
+		free(tmp);
+		if (saved == EEXIST)
+			cli_error("%s: already exists; not overwriting it", path);
+		else
+			cli_error("%s: %s", path, strerror(saved));
+		return -1;
+	}
+	free(tmp);
+	fsync_dir_of(path);
+	return 0;
+}
+
+int
+cli_replace_file(const char *path, const void *buf, size_t len, mode_t mode)
+{
+	char *tmp = NULL;
+	int saved;
+
+	if (write_temp(path, buf, len, mode, &tmp) != 0)
+		return -1;
+	if (rename(tmp, path) == -1) {
+		saved = errno;
+		unlink(tmp);
+		free(tmp);
+		cli_error("%s: %s", path, strerror(saved));
+		return -1;
+	}
+	free(tmp);
+	fsync_dir_of(path);
+	return 0;
+}
+
+int
+cli_refuse_existing(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) == 0) {
+		cli_error("%s: already exists; not overwriting it", path);
+		return -1;
+	}
+	return 0;
+}
+
+int
+cli_read_file(const char *path, size_t max, char **buf, size_t *len)
+{
+	struct sd_err e = { "" };
+	int r;
+
+	if ((r = hw_read_file(path, max, buf, len, &e)) != 0) {
+		/* hw's detail already names the file */
+		if (e.msg[0] != '\0')
+			cli_error("%s", e.msg);
+		else
+			cli_error("%s: %s", path, sd_strerror(r));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Terminal prompts.  Echo is restored on every exit, including a signal
+ * arriving while the officer types.
+ */
+static struct termios saved_tio;
+static int tty_fd = -1;
+static volatile sig_atomic_t tty_dirty;
+
+static void
+restore_tty_on_signal(int sig)
+{
+	if (tty_dirty)
+		tcsetattr(tty_fd, TCSAFLUSH, &saved_tio);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static int
+read_tty_line(const char *prompt, char *buf, size_t size)
+{
+	struct termios tio;
+	struct sigaction sa, old[3];
+	const int sigs[3] = { SIGINT, SIGTERM, SIGHUP };
+	size_t n = 0;
+	ssize_t r;
+	char c;
+	int i, ret = -1;
+
+	if ((tty_fd = open("/dev/tty", O_RDWR | O_CLOEXEC)) == -1)
+		return -1;
+	if (tcgetattr(tty_fd, &saved_tio) == -1)
+		goto out;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = restore_tty_on_signal;
+	for (i = 0; i < 3; i++)
+		sigaction(sigs[i], &sa, &old[i]);
+	tio = saved_tio;
+	tio.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+	tio.c_lflag |= ICANON;
+	tty_dirty = 1;
+	if (tcsetattr(tty_fd, TCSAFLUSH, &tio) == -1)
+		goto restore;
+	if (write(tty_fd, prompt, strlen(prompt)) == -1)
+		goto restore;
+	for (;;) {
+		r = read(tty_fd, &c, 1);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r != 1 || c == '\n' || c == '\r')
+			break;
+		if (n + 1 < size)
+			buf[n++] = c;
+	}
+	buf[n] = '\0';
+	c = 0;
+	(void)!write(tty_fd, "\n", 1);
+	ret = r == 1 || n > 0 ? 0 : -1;
+ restore:
+	tcsetattr(tty_fd, TCSAFLUSH, &saved_tio);
+	tty_dirty = 0;
+	for (i = 0; i < 3; i++)
+		sigaction(sigs[i], &old[i], NULL);
+ out:
+	close(tty_fd);
+	tty_fd = -1;
+	return ret;
+}
+
+/*
+ * Read a passphrase file once, into guarded memory: a regular file or a
+ * pipe (`--password-file <(pass show hsm/officer0)`), which can be read
+ * only once, hence the cache.
+ */
+static int
+pass_load(struct cli_pass *pass)
+{
+	struct stat st;
+	ssize_t n;
+	int fd, ret = -1;
+
+	if (pass->text != NULL)
+		return 0;
+	if ((fd = open(pass->file, O_RDONLY | O_CLOEXEC)) == -1) {
+		cli_error("--password-file %s: %s", pass->file, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || S_ISDIR(st.st_mode)) {
+		cli_error("--password-file %s: not a file", pass->file);
+		goto out;
+	}
+	if ((pass->text = sodium_malloc(CLI_MAX_PASSFILE + 1)) == NULL) {
+		cli_error("out of locked memory");
+		goto out;
+	}
+	pass->len = 0;
+	while (pass->len < CLI_MAX_PASSFILE) {
+		n = read(fd, pass->text + pass->len, CLI_MAX_PASSFILE - pass->len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			cli_error("--password-file %s: %s", pass->file,
+			    strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		pass->len += (size_t)n;
+	}
+	if (pass->len == CLI_MAX_PASSFILE) {
+		cli_error("--password-file %s: larger than %d bytes", pass->file,
+		    CLI_MAX_PASSFILE);
+		goto out;
+	}
+	pass->text[pass->len] = '\0';
+	ret = 0;
+ out:
+	if (ret != 0 && pass->text != NULL) {
+		sodium_free(pass->text);
+		pass->text = NULL;
+	}
+	close(fd);
+	return ret;
+}
+
+void
+cli_pass_clear(struct cli_pass *pass)
+{
+	if (pass->text != NULL)
+		sodium_free(pass->text);
+	pass->text = NULL;
+	pass->len = 0;
+}
+
+/* Line `index` of the passphrase file (or its only line) into buf. */
+static int
+passphrase_from_file(struct cli_pass *pass, char *buf, size_t size)
+{
+	const char *line, *end;
+	size_t nlines = 0, i, n;
+
+	if (pass_load(pass) != 0)
+		return -1;
+	for (i = 0; i < pass->len; i++)
+		if (pass->text[i] == '\n' || i + 1 == pass->len)
+			nlines++;
+	if (nlines == 0) {
+		cli_error("--password-file %s: empty", pass->file);
+		return -1;
+	}
+	if (nlines > 1 && (size_t)pass->index >= nlines) {
+		cli_error("--password-file %s: has %zu lines, none for key #%d",
+		    pass->file, nlines, pass->index + 1);
+		return -1;
+	}
+	line = pass->text;
+	for (i = 0; nlines > 1 && i < (size_t)pass->index; i++)
+		line = strchr(line, '\n') + 1;
+	if ((end = strchr(line, '\n')) == NULL)
+		end = line + strlen(line);
+	n = (size_t)(end - line);
+	if (n > 0 && line[n - 1] == '\r')
+		n--;
+	if (n + 1 > size) {
+		cli_error("--password-file %s: passphrase too long", pass->file);
+		return -1;
+	}
+	memcpy(buf, line, n);
+	buf[n] = '\0';
+	return 0;
+}
+
+int
+cli_passphrase(void *ctx, const char *ref, char *buf, size_t size)
+{
+	struct cli_pass *pass = ctx;
+	char prompt[512];
+
+	if (pass != NULL && pass->file != NULL)
+		return passphrase_from_file(pass, buf, size) == 0 ? 0 :
+		    SD_ERR_PASSPHRASE;
+	snprintf(prompt, sizeof(prompt), "Passphrase for %s: ", ref);
+	if (read_tty_line(prompt, buf, size) == -1)
+		return SD_ERR_PASSPHRASE;
+	return 0;
+}
+
+int
+cli_new_passphrase(const char *file, const char *what, char *buf, size_t size)
+{
+	char prompt[512];
+	char *again;
+	int r, ret = -1;
+
+	if (file != NULL) {
+		struct cli_pass pass = { file, 0, NULL, 0 };
+
+		r = passphrase_from_file(&pass, buf, size);
+		cli_pass_clear(&pass);
+		if (r != 0)
+			return -1;
+	} else {
+		snprintf(prompt, sizeof(prompt), "New passphrase for %s: ", what);
+		if (read_tty_line(prompt, buf, size) == -1) {
+			cli_error("%s: no terminal to ask for a passphrase; use "
+			    "--password-file or --no-passphrase", what);
+			return -1;
+		}
+		if ((again = sodium_malloc(size)) == NULL) {
+			cli_error("out of memory");
+			return -1;
+		}
+		snprintf(prompt, sizeof(prompt), "Same passphrase again: ");
+		if (read_tty_line(prompt, again, size) == -1 ||
+		    strcmp(buf, again) != 0) {
+			sodium_free(again);
+			cli_error("%s: the two passphrases differ", what);
+			goto out;
+		}
+		sodium_free(again);
+	}
+	if (strlen(buf) < 8) {
+		cli_error("%s: passphrase shorter than 8 characters", what);
+		goto out;
+	}
+	ret = 0;
+ out:
+	if (ret != 0)
+		sodium_memzero(buf, size);
+	return ret;
+}
+
+int
+cli_have_tty(void)
+{
+	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
+
+	if (fd == -1)
+		return 0;
+	close(fd);
+	return 1;
+}
+
+int
+cli_stderr_is_tty(void)
+{
+	return isatty(STDERR_FILENO);
+}
+
+void
+cli_print_json(const void *value)
+{
+	json_dumpf((const json_t *)value, stdout,
+	    JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	fputc('\n', stdout);
+}

@@ -1,0 +1,183 @@
+/*
+ * sdtool restore-blob: the offline half of a recovery.  A quorum of keys
+ * opens the SD file; its data items are re-encrypted under a fresh key
+ * wrapped to the recovery-mode HSM's exchange key.  The result is what
+ * `az keyvault security-domain upload --restore-blob` (or `sdtool hsm
+ * upload`) sends to the HSM.
+ */
+#include <jansson.h>
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "keys.h"
+#include "verbs.h"
+#include "../hw/key.h"
+#include "../shares/sdops.h"
+#include "../shares/shamir.h"
+
+#define SYNOPSIS "[--json] [--password-file FILE] --sd-file SD " \
+	"--sd-exchange-key EXCH --sd-wrapping-keys KEY ... --out BLOB"
+
+enum { O_JSON = 1, O_SD, O_EXCH, O_KEYS, O_OUT, O_PASSFILE };
+
+static const struct opt opts[] = {
+	{ O_SD, "sd-file", 0, OPT_VALUE, "SD", "the security-domain file" },
+	{ O_EXCH, "sd-exchange-key", 0, OPT_VALUE, "EXCH",
+	    "the HSM's exchange key: certificate or transfer-key reply" },
+	{ O_KEYS, "sd-wrapping-keys", 0, OPT_LIST, "KEY",
+	    "a quorum of the officers' private keys" },
+	{ O_OUT, "out", 'o', OPT_VALUE, "BLOB",
+	    "where to write the restore blob (must not exist)" },
+	{ O_OUT, "sd-file-restore-blob", 0, OPT_VALUE, "BLOB",
+	    "the same as --out, as azure-cli names it" },
+	{ O_PASSFILE, "password-file", 0, OPT_VALUE, "FILE",
+	    "passphrases, one line per key in order (one line: for all)" },
+	{ O_JSON, "json", 0, OPT_FLAG, NULL, "report as JSON" },
+	{ 0, NULL, 0, 0, NULL, NULL }
+};
+
+int
+cmd_restore_blob(int argc, char **argv)
+{
+	struct opt_parser p;
+	struct sd_file *sd = NULL;
+	struct sd_blob *blob = NULL, *check = NULL;
+	struct sd_secret *master = NULL, **pts = NULL;
+	struct sd_err e = { "" };
+	struct keyset ks = { 0 };
+	const uint8_t *parts[SD_MAX_SHARES];
+	const char *val, *sd_path = NULL, *exch_path = NULL, *out_path = NULL;
+	const char *passfile = NULL;
+	char **refs = NULL, *text = NULL, *out_json = NULL, desc[600];
+	char exch_x5t[SD_X5T_LEN + 1];
+	size_t len, n_refs = 0, n, i;
+	X509 *exch = NULL;
+	json_t *report, *arr;
+	int id, r, json = 0, ret = EXIT_FAIL;
+
+	if ((refs = calloc((size_t)argc, sizeof(*refs))) == NULL) {
+		cli_error("out of memory");
+		return EXIT_FAIL;
+	}
+	opt_init(&p, argc, argv, opts);
+	while ((id = opt_next(&p, &val)) != OPT_END) {
+		switch (id) {
+		case O_SD: sd_path = val; break;
+		case O_EXCH: exch_path = val; break;
+		case O_KEYS: refs[n_refs++] = (char *)val; break;
+		case O_OUT: out_path = val; break;
+		case O_PASSFILE: passfile = val; break;
+		case O_JSON: json = 1; break;
+		case OPT_HELP:
+			ret = cli_usage(stdout, SYNOPSIS, opts);
+			goto out;
+		case OPT_ERROR:
+			ret = cli_usage_error("%s", p.errbuf);
+			goto out;
+		default:
+			ret = cli_usage_error("unexpected argument '%s'", val);
+			goto out;
+		}
+	}
+	if (sd_path == NULL || exch_path == NULL || n_refs == 0 ||
+	    out_path == NULL) {
+		ret = cli_usage_error("--sd-file, --sd-exchange-key, "
+		    "--sd-wrapping-keys and --out are required");
+		goto out;
+	}
+	/* Fail now, not after the officers have typed their passphrases. */
+	if (cli_refuse_existing(out_path) != 0)
+		goto out;
+	if (cli_read_file(sd_path, SD_MAX_FILE_LEN, &text, &len) != 0)
+		goto out;
+	if ((r = sd_file_parse(text, len, &sd, &e)) != 0) {
+		cli_core_error(r, &e, "%s", sd_path);
+		goto out;
+	}
+	if ((r = hw_exchange_cert_load(exch_path, &exch, &e)) != 0 ||
+	    (r = hw_cert_x5t256(exch, exch_x5t)) != 0) {
+		cli_core_error(r, &e, "--sd-exchange-key %s", exch_path);
+		goto out;
+	}
+	if (n_refs < sd->required) {
+		ret = cli_usage_error("this SD file needs %u keys; %zu given",
+		    sd->required, n_refs);
+		goto out;
+	}
+	if (keyset_open(sd, refs, n_refs, passfile, 1, &ks) != 0)
+		goto out;
+	keyset_warn(&ks);
+	if (!json)
+		for (i = 0; i < ks.n_keys; i++) {
+			keyset_describe(&ks.keys[i], sd, &ks, desc, sizeof(desc));
+			fprintf(stderr, "key %s: %s\n", ks.keys[i].ref, desc);
+		}
+	if (ks.n_opened < sd->required) {
+		cli_error("%s: %zu of the %u shares needed could be opened",
+		    sd_path, ks.n_opened, sd->required);
+		goto out;
+	}
+	for (i = 0, n = 0; i < sd->n_shares && n < sd->required; i++)
+		if (ks.shares[i] != NULL)
+			parts[n++] = ks.shares[i]->p;
+	if ((r = shamir_combine(parts, n, SD_SHARE_LEN, &master, &e)) != 0 ||
+	    (r = sd_data_open(&sd->data, master, &pts, &e)) != 0) {
+		cli_core_error(r, &e, "%s: the opened shares do not recombine "
+		    "to this file's secret", sd_path);
+		goto out;
+	}
+	if ((r = sd_blob_build(&sd->data, pts, X509_get0_pubkey(exch),
+	    exch_x5t, NULL, &blob, &e)) != 0 ||
+	    (r = sd_blob_serialize(blob, &out_json, &e)) != 0) {
+		cli_core_error(r, &e, "building the restore blob");
+		goto out;
+	}
+	/* What we hand to the HSM must read back as a well-formed blob. */
+	if ((r = sd_blob_parse(out_json, strlen(out_json), &check, &e)) != 0) {
+		cli_core_error(r, &e, "internal check of the restore blob");
+		goto out;
+	}
+	if (cli_write_new_file(out_path, out_json, strlen(out_json), 0644) != 0)
+		goto out;
+
+	if (json) {
+		report = json_object();
+		json_object_set_new(report, "restore_blob", json_string(out_path));
+		json_object_set_new(report, "sd_file", json_string(sd_path));
+		json_object_set_new(report, "exchange_key_x5t_256",
+		    json_string(exch_x5t));
+		json_object_set_new(report, "data_items",
+		    json_integer((json_int_t)blob->data.n));
+		arr = json_array();
+		for (i = 0; i < ks.n_keys; i++)
+			if (ks.keys[i].outcome == KEY_OPENED)
+				json_array_append_new(arr,
+				    json_string(ks.keys[i].ref));
+		json_object_set_new(report, "keys_used", arr);
+		cli_print_json(report);
+		json_decref(report);
+	} else {
+		printf("restore blob written to %s\n", out_path);
+		printf("  encrypted to exchange key x5t_256 %s\n", exch_x5t);
+		printf("  %zu data items re-encrypted from %s\n", blob->data.n,
+		    sd_path);
+		printf("Compare that thumbprint with the one the recovery-mode "
+		    "HSM gave, then upload the blob.\n");
+	}
+	ret = EXIT_OK;
+ out:
+	sd_plaintexts_free(pts, sd != NULL ? sd->data.n : 0);
+	sd_secret_free(master);
+	sd_blob_free(check);
+	sd_blob_free(blob);
+	X509_free(exch);
+	keyset_clear(&ks);
+	sd_file_free(sd);
+	free(out_json);
+	free(text);
+	free(refs);
+	return ret;
+}

@@ -1,0 +1,226 @@
+#include <openssl/asn1.h>
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "keys.h"
+#include "../hw/key.h"
+#include "../shares/sdops.h"
+
+const char *
+key_outcome_name(enum key_outcome o)
+{
+	switch (o) {
+	case KEY_OPENED: return "opened";
+	case KEY_DUPLICATE: return "duplicate";
+	case KEY_NO_SHARE: return "no_share";
+	case KEY_PASSPHRASE: return "wrong_passphrase";
+	case KEY_FAILED: return "failed";
+	case KEY_SKIPPED: return "skipped";
+	}
+	return "failed";
+}
+
+static void
+fmt_time(const ASN1_TIME *t, char *buf, size_t size)
+{
+	struct tm tm;
+
+	buf[0] = '\0';
+	if (t != NULL && ASN1_TIME_to_tm(t, &tm) == 1)
+		strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Try every share not yet opened: for a key without its certificate. */
+static int
+open_by_trial(const struct sd_file *sd, const struct sd_decryptor *dec, struct sd_secret **share, size_t *idx,
+    unsigned *x, struct sd_err *e)
+{
+	size_t i;
+	int r;
+
+	for (i = 0; i < sd->n_shares; i++) {
+		sd_err_clear(e);
+		r = sd_share_open(&sd->shares[i], dec, share, x, e);
+		if (r == 0) {
+			*idx = i;
+			return 0;
+		}
+		if (r != SD_ERR_AUTH)
+			return r;
+	}
+	return sd_err_set(e, SD_ERR_NO_SHARE,
+	    "no share of this file is encrypted to this key "
+	    "(tried all %zu by trial decryption: no certificate beside it)",
+	    sd->n_shares);
+}
+
+/* hw's messages begin with the key's name; ours say it already. */
+static const char *
+without_ref(const char *msg, const char *ref)
+{
+	size_t n = strlen(ref);
+
+	if (strncmp(msg, ref, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ')
+		return msg + n + 2;
+	return msg;
+}
+
+static void
+open_one(const struct sd_file *sd, struct keyset *ks, size_t k,
+    struct cli_pass *pass)
+{
+	struct key_report *rep = &ks->keys[k];
+	struct hw_open_opts opts = { cli_passphrase, pass, NULL };
+	struct hw_key *key = NULL;
+	struct sd_decryptor dec;
+	struct sd_secret *share = NULL;
+	struct sd_err e = { "" };
+	const char *x5t;
+	size_t i, idx = 0;
+	unsigned x = 0;
+	int r;
+
+	if ((r = hw_key_open(rep->ref, &opts, &key, &e)) != 0) {
+		rep->code = r;
+		rep->outcome = r == SD_ERR_PASSPHRASE ? KEY_PASSPHRASE : KEY_FAILED;
+		if (r == SD_ERR_PASSPHRASE && pass->file == NULL &&
+		    !cli_have_tty())
+			snprintf(rep->detail, sizeof(rep->detail), "%s (no "
+			    "terminal to ask: use --password-file)",
+			    without_ref(e.msg, rep->ref));
+		else
+			snprintf(rep->detail, sizeof(rep->detail), "%s",
+			    e.msg[0] ? without_ref(e.msg, rep->ref) : sd_strerror(r));
+		return;
+	}
+	rep->flags = hw_key_flags(key);
+	if (hw_key_cert(key) != NULL)
+		fmt_time(X509_get0_notAfter(hw_key_cert(key)),
+		    rep->cert_not_after, sizeof(rep->cert_not_after));
+	hw_key_decryptor(key, &dec);
+	if ((x5t = hw_key_x5t256(key)) != NULL) {
+		snprintf(rep->x5t_256, sizeof(rep->x5t_256), "%s", x5t);
+		for (i = 0; i < sd->n_shares; i++)
+			if (strcmp(sd->shares[i].x5t_256, x5t) == 0)
+				break;
+		if (i == sd->n_shares) {
+			r = sd_err_set(&e, SD_ERR_NO_SHARE, "no share of this file "
+			    "is encrypted to this key (its certificate's x5t_256 "
+			    "is %s)", x5t);
+		} else {
+			idx = i;
+			if ((r = sd_share_open(&sd->shares[i], &dec, &share, &x,
+			    &e)) != 0)
+				sd_err_prefix(&e, r, "share #%zu is addressed to "
+				    "this key's certificate but does not open", i + 1);
+		}
+	} else {
+		rep->by_trial = 1;
+		r = open_by_trial(sd, &dec, &share, &idx, &x, &e);
+	}
+	if (r != 0) {
+		rep->code = r;
+		rep->outcome = r == SD_ERR_NO_SHARE ? KEY_NO_SHARE : KEY_FAILED;
+		snprintf(rep->detail, sizeof(rep->detail), "%s",
+		    e.msg[0] ? without_ref(e.msg, rep->ref) : sd_strerror(r));
+		goto out;
+	}
+	rep->share = idx;
+	if (x != idx + 1)
+		cli_warn("%s: share #%zu carries position x=%u (expected %zu)",
+		    rep->ref, idx + 1, x, idx + 1);
+	if (ks->shares[idx] != NULL) {
+		rep->outcome = KEY_DUPLICATE;
+		for (i = 0; i < k; i++)
+			if (ks->keys[i].outcome == KEY_OPENED &&
+			    ks->keys[i].share == idx)
+				rep->dup_of = i;
+		goto out;
+	}
+	rep->outcome = KEY_OPENED;
+	ks->shares[idx] = share;
+	share = NULL;
+	ks->n_opened++;
+ out:
+	sd_secret_free(share);
+	hw_key_free(key);
+}
+
+int
+keyset_open(const struct sd_file *sd, char *const *refs, size_t n,
+    const char *password_file, int stop_at_quorum, struct keyset *ks)
+{
+	struct cli_pass pass = { password_file, 0, NULL, 0 };
+	size_t k;
+
+	memset(ks, 0, sizeof(*ks));
+	if ((ks->keys = calloc(n ? n : 1, sizeof(*ks->keys))) == NULL) {
+		cli_error("out of memory");
+		return -1;
+	}
+	ks->n_keys = n;
+	for (k = 0; k < n; k++) {
+		ks->keys[k].ref = refs[k];
+		if (stop_at_quorum && ks->n_opened >= sd->required) {
+			ks->keys[k].outcome = KEY_SKIPPED;
+			continue;
+		}
+		pass.index = (int)k;
+		open_one(sd, ks, k, &pass);
+	}
+	cli_pass_clear(&pass);
+	return 0;
+}
+
+void
+keyset_clear(struct keyset *ks)
+{
+	size_t i;
+
+	for (i = 0; i < SD_MAX_SHARES; i++)
+		sd_secret_free(ks->shares[i]);
+	free(ks->keys);
+	memset(ks, 0, sizeof(*ks));
+}
+
+void
+keyset_describe(const struct key_report *k, const struct sd_file *sd,
+    const struct keyset *ks, char *buf, size_t size)
+{
+	switch (k->outcome) {
+	case KEY_OPENED:
+		snprintf(buf, size, "opened share #%zu of %zu%s", k->share + 1,
+		    sd->n_shares, k->by_trial ? " (matched by trial decryption: "
+		    "no certificate beside the key)" : "");
+		break;
+	case KEY_DUPLICATE:
+		snprintf(buf, size, "opens share #%zu, already opened by %s: "
+		    "counted once", k->share + 1, ks->keys[k->dup_of].ref);
+		break;
+	case KEY_SKIPPED:
+		snprintf(buf, size, "not used: the quorum was already reached");
+		break;
+	default:
+		snprintf(buf, size, "%s", k->detail);
+		break;
+	}
+}
+
+void
+keyset_warn(const struct keyset *ks)
+{
+	size_t i;
+
+	for (i = 0; i < ks->n_keys; i++) {
+		if (ks->keys[i].flags & HW_KEY_CERT_EXPIRED)
+			cli_warn("%s: certificate expired %s; it still works "
+			    "for recovery, but plan to rotate the wrapping keys",
+			    ks->keys[i].ref, ks->keys[i].cert_not_after);
+		if (ks->keys[i].flags & HW_KEY_NO_CERT)
+			cli_warn("%s: no certificate beside it; shares matched "
+			    "by trial decryption", ks->keys[i].ref);
+	}
+}

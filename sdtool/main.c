@@ -1,0 +1,100 @@
+/*
+ * sdtool - custody of Azure Key Vault Managed HSM security domains.
+ *
+ * main() only dispatches: each verb lives in sdtool/cmd_<verb>.c.
+ */
+#include <errno.h>
+#include <openssl/crypto.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "verbs.h"
+
+static const struct cli_verb verbs[] = {
+	{ "keygen", cmd_keygen, "make RSA wrapping key pairs for the officers" },
+	{ "inspect", cmd_inspect, "show what an SD file says, without secrets" },
+	{ "verify", cmd_verify, "check that every quorum of keys opens an SD file" },
+	{ "restore-blob", cmd_restore_blob,
+	    "re-encrypt an SD file for a recovery-mode HSM's exchange key" },
+	{ "sim", cmd_sim, "a simulated Managed HSM for drills and tests" },
+	{ NULL, NULL, NULL }
+};
+
+static void
+usage(FILE *to)
+{
+	const struct cli_verb *v;
+
+	fputs("usage: sdtool VERB [OPTION...] [ARG...]\n"
+	    "       sdtool VERB --help\n"
+	    "       sdtool --version\n\nverbs:\n", to);
+	for (v = verbs; v->name != NULL; v++)
+		fprintf(to, "  %-14s %s\n", v->name, v->summary);
+	fputs("\nSee sdtool(1) and sdtool-VERB(1).\n", to);
+}
+
+/* Secrets must not reach a core file or a debugger attached later. */
+static void
+harden_process(void)
+{
+	struct rlimit rl = { 0, 0 };
+
+	(void)setrlimit(RLIMIT_CORE, &rl);
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+/* A full disk or closed pipe must not look like success. */
+static int
+finish_stdout(int status)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "sdtool: error writing to standard output: %s\n",
+		    strerror(errno));
+		return EXIT_FAIL;
+	}
+	if (fclose(stdout) != 0 && errno != EBADF) {
+		fprintf(stderr, "sdtool: error closing standard output: %s\n",
+		    strerror(errno));
+		return EXIT_FAIL;
+	}
+	return status;
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct cli_verb *v;
+
+	harden_process();
+	if (sodium_init() < 0) {
+		fputs("sdtool: libsodium failed to initialize\n", stderr);
+		return EXIT_FAIL;
+	}
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return finish_stdout(EXIT_OK);
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("sdtool %s\n", SDTOOL_VERSION);
+		return finish_stdout(EXIT_OK);
+	}
+	for (v = verbs; v->name != NULL; v++) {
+		if (strcmp(argv[1], v->name) == 0) {
+			cli_verb_name = v->name;
+			return finish_stdout(v->fn(argc - 1, argv + 1));
+		}
+	}
+	fprintf(stderr, "sdtool: unknown verb '%s'\n", argv[1]);
+	usage(stderr);
+	return EXIT_USAGE;
+}

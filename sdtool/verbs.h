@@ -1,0 +1,11 @@
+/* verbs.h - one entry point per verb, each in sdtool/cmd_<verb>.c. */
+#ifndef SDTOOL_VERBS_H
+#define SDTOOL_VERBS_H
+
+int cmd_keygen(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_restore_blob(int argc, char **argv);
+int cmd_sim(int argc, char **argv);
+
+#endif
