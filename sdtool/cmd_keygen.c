@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <jansson.h>
+#include <libgen.h>
 #include <limits.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -202,25 +203,56 @@ parse_args(int argc, char **argv, struct keygen_args *a)
 	return 0;
 }
 
-/* The directory must exist and take new files, checked before the wait. */
+/*
+ * The directory must take new files, checked before the wait.  A missing
+ * one is made later (mode 0700: it will hold private keys), but only its
+ * last component: a parent that does not exist is more likely a typo in
+ * a mount point than a wish.
+ */
 static int
-check_dir(const char *dir)
+check_dir(const char *dir, int *create)
 {
 	struct stat st;
+	char *copy, *parent;
+	int ret = -1;
 
-	if (stat(dir, &st) == -1) {
+	*create = 0;
+	if (stat(dir, &st) == 0) {
+		if (!S_ISDIR(st.st_mode)) {
+			cli_error("%s: not a directory", dir);
+			return -1;
+		}
+		if (access(dir, W_OK | X_OK) == -1) {
+			cli_error("%s: cannot write here: %s", dir,
+			    strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	if (errno != ENOENT) {
 		cli_error("%s: %s", dir, strerror(errno));
 		return -1;
 	}
-	if (!S_ISDIR(st.st_mode)) {
-		cli_error("%s: not a directory", dir);
+	if ((copy = strdup(dir)) == NULL) {
+		cli_error("out of memory");
 		return -1;
 	}
-	if (access(dir, W_OK | X_OK) == -1) {
-		cli_error("%s: cannot write here: %s", dir, strerror(errno));
-		return -1;
+	parent = dirname(copy);
+	if (stat(parent, &st) == -1 || !S_ISDIR(st.st_mode)) {
+		cli_error("%s: no such directory, nor its parent %s", dir,
+		    parent);
+		goto out;
 	}
-	return 0;
+	if (access(parent, W_OK | X_OK) == -1) {
+		cli_error("%s: cannot create it in %s: %s", dir, parent,
+		    strerror(errno));
+		goto out;
+	}
+	*create = 1;
+	ret = 0;
+ out:
+	free(copy);
+	return ret;
 }
 
 /*
@@ -396,7 +428,7 @@ cmd_keygen(int argc, char **argv)
 	struct pair *pairs = NULL;
 	char *shared_pass = NULL, name[32];
 	json_t *report = NULL;
-	int i, n, r, ret = EXIT_FAIL;
+	int i, n, r, create_dir = 0, made_dir = 0, ret = EXIT_FAIL;
 
 	if ((r = parse_args(argc, argv, &a)) != 0)
 		return r == -1 ? EXIT_OK : r;
@@ -405,7 +437,7 @@ cmd_keygen(int argc, char **argv)
 		cli_error("out of memory");
 		goto out;
 	}
-	if (check_dir(a.dir) != 0)
+	if (check_dir(a.dir, &create_dir) != 0)
 		goto out;
 	for (i = 0; i < n; i++) {
 		pairs[i].index = a.have_index ? (int)a.index : i;
@@ -462,9 +494,20 @@ cmd_keygen(int argc, char **argv)
 			goto out;
 	if (a.json && (report = report_json(pairs, n, &a)) == NULL)
 		goto out;
+	if (create_dir) {
+		if (mkdir(a.dir, 0700) == -1) {
+			cli_error("%s: cannot create it: %s", a.dir,
+			    strerror(errno));
+			goto out;
+		}
+		made_dir = 1;
+		fprintf(stderr, "created directory %s (mode 0700)\n", a.dir);
+	}
 	for (i = 0; i < n; i++) {
 		if (write_pair(&pairs[i]) != 0) {
 			remove_written(pairs, n);
+			if (made_dir)
+				(void)rmdir(a.dir);
 			goto out;
 		}
 	}

@@ -248,7 +248,8 @@ cmd_verify(int argc, char **argv)
 			    "file\n", nq - n_ok, nq);
 		else
 			printf("OK: every quorum of the %zu opened shares (%zu "
-			    "combinations) opens this SD file\n", len, nq);
+			    "combination%s) opens this SD file\n", len, nq,
+			    nq == 1 ? "" : "s");
 		if (len < sd->n_shares) {
 			printf("note: %zu of %zu shares not covered:", 
 			    sd->n_shares - len, sd->n_shares);

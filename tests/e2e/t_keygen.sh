@@ -79,11 +79,11 @@ F=$T/full
 mkdir -p "$F"
 if unshare -rm true 2>/dev/null; then
 	run unshare -rm sh -c 'mount -t tmpfs -o size=12k tmpfs "$1" && cd "$1" &&
-		"$2" keygen -n 3 -b 2048 --no-passphrase; rc=$?; ls -A; exit $rc' - "$F" "$SDTOOL"
+		"$2" keygen -n 3 -b 2048 -d sub --no-passphrase; rc=$?; ls -A; exit $rc' - "$F" "$SDTOOL"
 	check "full disk: exit 1" test "$RC" -eq 1
 	check "full disk: the failing file is named" grep -q 'No space left on device' "$T/err"
 	check "full disk: written files removed again" grep -q 'removed the [0-9]* files\{0,1\} this run had written' "$T/err"
-	check "full disk: nothing left behind" test ! -s "$T/out"
+	check "full disk: nothing left behind, not even the new directory" test ! -s "$T/out"
 else
 	echo "# skip: full-disk rollback (no user namespaces for a small tmpfs)"
 fi
@@ -176,7 +176,16 @@ expect_err "a subject that is no DN" 2 'not a distinguished name' \
 expect_err "unknown option" 2 'unknown option' "$SDTOOL" keygen --bogus
 expect_err "stray argument" 2 "unexpected argument 'extra'" "$SDTOOL" keygen -d "$U" --no-passphrase extra
 check "usage errors wrote nothing" test -z "$(ls -A "$U")"
-expect_err "missing directory" 1 'No such file' "$SDTOOL" keygen -d "$T/absent" --no-passphrase
+expect_err "missing parent directory" 1 'no such directory, nor its parent' \
+	"$SDTOOL" keygen -d "$T/absent/deeper" --no-passphrase
+check "nothing created for it" test ! -e "$T/absent"
+expect_err "a missing directory is created" 0 'created directory .*/new \(mode 0700\)' \
+	"$SDTOOL" keygen -d "$T/new" -b 2048 --no-passphrase
+check "created directory is mode 0700" test "$(mode "$T/new")" = 700
+check "and holds the pairs" test "$(ls "$T/new" | wc -l)" -eq 6
+expect_err "a refused run creates no directory" 1 'shorter than 8' \
+	"$SDTOOL" keygen -d "$T/new2" -b 2048 --password-file "$T/short"
+check "no directory left by it" test ! -e "$T/new2"
 expect_err "a file is no directory" 1 'not a directory' "$SDTOOL" keygen -d "$T/pass" --no-passphrase
 expect_out "--help" 0 '^usage: sdtool keygen \[-n N\]' "$SDTOOL" keygen --help
 
