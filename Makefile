@@ -21,7 +21,7 @@ VERSION := 0.1.0
 PKGS := libcrypto libsodium jansson
 TEST_PKGS := cmocka
 
-ifneq ($(MAKECMDGOALS),deps)
+ifeq ($(filter deps deps-build,$(MAKECMDGOALS)),)
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 endif
@@ -72,7 +72,7 @@ MAN5 := $(wildcard man/*.5)
 
 .SECONDARY:
 
-.PHONY: all deps check unit e2e lint san-check demo bench install uninstall clean
+.PHONY: all deps deps-build check unit e2e lint san-check demo bench install uninstall clean
 
 all: $(BUILD)/sdtool
 
@@ -98,6 +98,9 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_HELPER_OBJ) $(CORE_LIB)
 deps:
 	@sh mk/deps.sh
 
+deps-build:
+	@sh mk/deps.sh build
+
 # Unit tests: one cmocka binary per module.  They find the service vectors
 # through SDTOOL_VECTORS.
 VECTORS ?= $(abspath ../shared/vectors/service)
@@ -122,7 +125,7 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory lint
 	$(Q)$(MAKE) --no-print-directory san-check
 
-demo: deps
+demo: deps-build
 	$(Q)$(MAKE) --no-print-directory all
 	@SDTOOL=$(abspath $(BUILD)/sdtool) sh ceremony/drill.sh
 

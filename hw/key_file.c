@@ -261,7 +261,7 @@ decode_key(const char *ref, const char *buf, size_t len,
 
 	*out = NULL;
 	*encrypted = 0;
-	if ((dctx = OSSL_DECODER_CTX_new_for_pkey(&pkey, NULL, NULL, NULL,
+	if ((dctx = OSSL_DECODER_CTX_new_for_pkey(&pkey, NULL, NULL, "RSA",
 	    OSSL_KEYMGMT_SELECT_KEYPAIR, NULL, NULL)) == NULL ||
 	    OSSL_DECODER_CTX_set_passphrase_cb(dctx, pw_cb, &st) != 1) {
 		r = sd_err_set(e, SD_ERR_CRYPTO, "%s: cannot set up the key "

@@ -16,7 +16,7 @@
 #include "../hw/key.h"
 #include "../shares/sdfile.h"
 
-#define SYNOPSIS "[--json] SD_FILE [CERT ...]"
+#define SYNOPSIS "[--json] FILE [CERT ...]"
 
 enum { O_JSON = 1 };
 
@@ -35,25 +35,16 @@ struct given_cert {
 	int used;
 };
 
+/* Subject, expiry and thumbprint of g->cert. */
 static void
-load_given(struct given_cert *g, json_t *warnings)
+load_given_cert(struct given_cert *g)
 {
-	struct sd_err e = { "" };
 	struct tm tm;
-	char msg[700];
 	BIO *bio;
 	long n;
-	int r;
 
-	if ((r = hw_cert_load(g->path, &g->cert, &e)) != 0 ||
-	    (r = hw_cert_x5t256(g->cert, g->x5t)) != 0) {
-		snprintf(msg, sizeof(msg), "%s: %s", g->path,
-		    e.msg[0] ? e.msg : sd_strerror(r));
-		json_array_append_new(warnings, json_string(msg));
-		X509_free(g->cert);
-		g->cert = NULL;
-		return;
-	}
+	if (hw_cert_x5t256(g->cert, g->x5t) != 0)
+		g->x5t[0] = '\0';
 	if ((bio = BIO_new(BIO_s_mem())) != NULL) {
 		X509_NAME_print_ex(bio, X509_get_subject_name(g->cert), 0,
 		    XN_FLAG_RFC2253);
@@ -65,6 +56,28 @@ load_given(struct given_cert *g, json_t *warnings)
 		strftime(g->not_after, sizeof(g->not_after),
 		    "%Y-%m-%dT%H:%M:%SZ", &tm);
 	g->expired = X509_cmp_current_time(X509_get0_notAfter(g->cert)) < 0;
+}
+
+static void
+load_given(struct given_cert *g, json_t *warnings)
+{
+	struct sd_err e = { "" };
+	char msg[700];
+	int r;
+
+	if ((r = hw_cert_load(g->path, &g->cert, &e)) != 0) {
+		/* hw's detail names the file already */
+		if (e.msg[0] != '\0')
+			snprintf(msg, sizeof(msg), "%s", e.msg);
+		else
+			snprintf(msg, sizeof(msg), "%s: %s", g->path,
+			    sd_strerror(r));
+		json_array_append_new(warnings, json_string(msg));
+		X509_free(g->cert);
+		g->cert = NULL;
+		return;
+	}
+	load_given_cert(g);
 }
 
 static json_t *
@@ -111,6 +124,68 @@ recipient_json(const char *x5t, const struct jwe *j, struct given_cert *certs,
 		break;
 	}
 	return o;
+}
+
+/*
+ * A certificate, or an HSM's transfer-key reply: what an officer compares
+ * aloud before trusting it (thumbprints, subject, validity, key size).
+ */
+static json_t *
+cert_report(const char *path, X509 *cert, int is_reply)
+{
+	struct given_cert g = { path, cert, "", "", "", 0, 0 };
+	json_t *root = json_object(), *warnings = json_array();
+	unsigned char der_md[32];
+	unsigned int md_len = 0;
+	char colon[32 * 3];
+	size_t i;
+
+	load_given_cert(&g);
+	X509_digest(cert, EVP_sha256(), der_md, &md_len);
+	for (i = 0; i < md_len; i++)
+		snprintf(colon + 3 * i, 4, "%02X%s", der_md[i],
+		    i + 1 < md_len ? ":" : "");
+	json_object_set_new(root, "file", json_string(path));
+	json_object_set_new(root, "type", json_string(is_reply ?
+	    "exchange_key_reply" : "certificate"));
+	json_object_set_new(root, "subject", json_string(g.subject));
+	json_object_set_new(root, "not_after", json_string(g.not_after));
+	json_object_set_new(root, "expired", json_boolean(g.expired));
+	json_object_set_new(root, "key_bits",
+	    json_integer(EVP_PKEY_get_bits(X509_get0_pubkey(cert))));
+	json_object_set_new(root, "x5t_256", json_string(g.x5t));
+	json_object_set_new(root, "sha256_fingerprint", json_string(colon));
+	if (g.expired)
+		json_array_append_new(warnings, json_string(is_reply ?
+		    "certificate expired: this HSM's exchange key is old; ask "
+		    "it for a current one" : "certificate expired (a wrapping "
+		    "key still works for recovery; plan a rotation)"));
+	json_object_set_new(root, "warnings", warnings);
+	return root;
+}
+
+static void
+print_cert_report(const json_t *root)
+{
+	const json_t *o;
+	size_t i;
+
+	printf("file:     %s\n", json_string_value(json_object_get(root, "file")));
+	printf("type:     %s\n", strcmp(json_string_value(json_object_get(root,
+	    "type")), "certificate") == 0 ? "certificate" :
+	    "exchange key reply of a recovery-mode HSM");
+	printf("subject:  %s\n", json_string_value(json_object_get(root,
+	    "subject")));
+	printf("expires:  %s\n", json_string_value(json_object_get(root,
+	    "not_after")));
+	printf("key:      RSA-%lld\n", (long long)json_integer_value(
+	    json_object_get(root, "key_bits")));
+	printf("x5t_256:  %s\n", json_string_value(json_object_get(root,
+	    "x5t_256")));
+	printf("sha256:   %s\n", json_string_value(json_object_get(root,
+	    "sha256_fingerprint")));
+	json_array_foreach(json_object_get(root, "warnings"), i, o)
+		printf("warning:  %s\n", json_string_value(o));
 }
 
 /* The report, as JSON; the text form is printed from it. */
@@ -171,8 +246,10 @@ build_report(const char *path, const char *text, size_t len,
 	json_object_set_new(root, "unknown_fields", arr);
 	for (i = 0; i < n_certs; i++) {
 		if (certs[i].cert != NULL && !certs[i].used) {
-			snprintf(msg, sizeof(msg), "%s: no share of this file is "
-			    "encrypted to this certificate", certs[i].path);
+			snprintf(msg, sizeof(msg), sd != NULL ? "%s: no share of "
+			    "this file is encrypted to this certificate" : "%s: "
+			    "this blob is not encrypted to this certificate",
+			    certs[i].path);
 			json_array_append_new(warnings, json_string(msg));
 		}
 		if (certs[i].cert != NULL && certs[i].expired) {
@@ -232,8 +309,8 @@ print_report(const json_t *root)
 		}
 	} else {
 		printf("type:     restore blob (for upload to a recovery-mode HSM)\n");
-		printf("wrapped key:\n");
-		print_recipient(json_object_get(root, "wrapped_key"), "");
+		printf("wrapped key, for the HSM's exchange key:\n");
+		print_recipient(json_object_get(root, "wrapped_key"), "key");
 	}
 	printf("data (kdf %s):\n", json_string_value(json_object_get(root, "kdf")));
 	json_array_foreach(json_object_get(root, "data"), i, o)
@@ -257,13 +334,14 @@ cmd_inspect(int argc, char **argv)
 	struct opt_parser p;
 	struct sd_file *sd = NULL;
 	struct sd_blob *blob = NULL;
-	struct sd_err e = { "" }, e2 = { "" };
+	struct sd_err e = { "" }, e2 = { "" }, e3 = { "" };
+	X509 *cert = NULL;
 	struct given_cert *certs = NULL;
 	const char *val, *path = NULL;
 	char *text = NULL;
 	size_t len, n_certs = 0, i;
 	json_t *report = NULL, *warnings = NULL;
-	int id, r, json = 0, ret = EXIT_FAIL;
+	int id, r, r2, json = 0, ret = EXIT_FAIL;
 
 	if ((certs = calloc((size_t)argc, sizeof(*certs))) == NULL) {
 		cli_error("out of memory");
@@ -294,8 +372,22 @@ cmd_inspect(int argc, char **argv)
 	if (cli_read_file(path, SD_MAX_FILE_LEN, &text, &len) != 0)
 		goto out;
 	if ((r = sd_file_parse(text, len, &sd, &e)) != 0 &&
-	    sd_blob_parse(text, len, &blob, &e2) != 0) {
-		cli_core_error(r, &e, "%s", path);
+	    (r2 = sd_blob_parse(text, len, &blob, &e2)) != 0) {
+		/* Not an SD file or blob: perhaps a certificate to check. */
+		if (hw_exchange_cert_load(path, &cert, &e3) == 0) {
+			report = cert_report(path, cert, text[0] == '{');
+			if (json)
+				cli_print_json(report);
+			else
+				print_cert_report(report);
+			ret = EXIT_OK;
+			goto out;
+		}
+		/* Report what is wrong with what the file tries to be. */
+		if (strstr(e.msg, "restore blob, not a security-domain") != NULL)
+			cli_core_error(r2, &e2, "%s", path);
+		else
+			cli_core_error(r, &e, "%s", path);
 		goto out;
 	}
 	warnings = json_array();
@@ -309,6 +401,7 @@ cmd_inspect(int argc, char **argv)
 		print_report(report);
 	ret = EXIT_OK;
  out:
+	X509_free(cert);
 	json_decref(report);
 	json_decref(warnings);
 	for (i = 0; i < n_certs; i++)

@@ -99,7 +99,8 @@ cmd_restore_blob(int argc, char **argv)
 	}
 	if ((r = hw_exchange_cert_load(exch_path, &exch, &e)) != 0 ||
 	    (r = hw_cert_x5t256(exch, exch_x5t)) != 0) {
-		cli_core_error(r, &e, "--sd-exchange-key %s", exch_path);
+		/* hw's detail names the file */
+		cli_core_error(r, &e, "--sd-exchange-key");
 		goto out;
 	}
 	if (n_refs < sd->required) {
@@ -123,10 +124,15 @@ cmd_restore_blob(int argc, char **argv)
 	for (i = 0, n = 0; i < sd->n_shares && n < sd->required; i++)
 		if (ks.shares[i] != NULL)
 			parts[n++] = ks.shares[i]->p;
-	if ((r = shamir_combine(parts, n, SD_SHARE_LEN, &master, &e)) != 0 ||
-	    (r = sd_data_open(&sd->data, master, &pts, &e)) != 0) {
-		cli_core_error(r, &e, "%s: the opened shares do not recombine "
-		    "to this file's secret", sd_path);
+	if ((r = shamir_combine(parts, n, SD_SHARE_LEN, &master, &e)) != 0) {
+		cli_core_error(r, &e, "%s: the opened shares do not recombine",
+		    sd_path);
+		goto out;
+	}
+	if ((r = sd_data_open(&sd->data, master, &pts, &e)) != 0) {
+		cli_core_error(r, &e, "%s: the data do not authenticate under "
+		    "the recombined secret (a damaged file, or a share that "
+		    "does not belong to it)", sd_path);
 		goto out;
 	}
 	if ((r = sd_blob_build(&sd->data, pts, X509_get0_pubkey(exch),

@@ -198,7 +198,7 @@ sim_activate(int argc, char **argv)
 	struct sd_err e = { "" };
 	const char *val, *dir = NULL, *sd_out = NULL, *cert_paths[11];
 	char *json_text = NULL, hex[65], when[32];
-	size_t n = 0, i, extra;
+	size_t n = 0, i, j, extra;
 	long quorum = 0;
 	json_t *state = NULL, *arr, *o;
 	int id, r, json = 0, ret = EXIT_FAIL;
@@ -244,6 +244,14 @@ sim_activate(int argc, char **argv)
 			cli_core_error(r, &e, "%s", cert_paths[i]);
 			goto out;
 		}
+		for (j = 0; j < i; j++)
+			if (strcmp(rcpt[j].x5t_256, rcpt[i].x5t_256) == 0) {
+				/* two shares to one key would defeat the quorum */
+				cli_error("%s: the same certificate as %s; each "
+				    "officer needs their own", cert_paths[i],
+				    cert_paths[j]);
+				goto out;
+			}
 		rcpt[i].pub = X509_get0_pubkey(certs[i]);
 		if (!EVP_PKEY_is_a(rcpt[i].pub, "RSA") ||
 		    EVP_PKEY_get_bits(rcpt[i].pub) < 2048) {

@@ -157,7 +157,8 @@ cmd_verify(int argc, char **argv)
 	const char *val, *sd_path = NULL, *passfile = NULL;
 	char **refs = NULL, desc[600], name[64];
 	char *text = NULL;
-	size_t len, n_refs = 0, nq = 0, n_ok = 0, i, opened[SD_MAX_SHARES];
+	size_t len, n_refs = 0, nq = 0, n_ok = 0, n_bad_keys = 0, i;
+	size_t opened[SD_MAX_SHARES];
 	size_t c[SD_MAX_SHARES];
 	int id, r, json = 0, ok, ret = EXIT_FAIL;
 	json_t *report;
@@ -218,7 +219,16 @@ cmd_verify(int argc, char **argv)
 			nq++;
 		} while (next_combination(c, sd->required, len));
 	}
-	ok = len >= sd->required && n_ok == nq;
+	/*
+	 * A key that was given but opened nothing is a failure too: an
+	 * auditor checking with every officer's key must not get exit 0
+	 * while one of those keys is useless.
+	 */
+	for (i = 0; i < ks.n_keys; i++)
+		if (ks.keys[i].outcome != KEY_OPENED &&
+		    ks.keys[i].outcome != KEY_DUPLICATE)
+			n_bad_keys++;
+	ok = len >= sd->required && n_ok == nq && n_bad_keys == 0;
 
 	if (json) {
 		report = report_json(sd_path, sd, &ks, qs, nq, ok);
@@ -243,9 +253,14 @@ cmd_verify(int argc, char **argv)
 		if (len < sd->required)
 			printf("FAILED: %zu of the %u shares needed were opened; "
 			    "no quorum could be checked\n", len, sd->required);
-		else if (!ok)
+		else if (n_ok != nq)
 			printf("FAILED: %zu of %zu quorums do not open this SD "
 			    "file\n", nq - n_ok, nq);
+		else if (n_bad_keys > 0)
+			printf("FAILED: %zu of the %zu keys given opened no share; "
+			    "every quorum of the other keys works (%zu "
+			    "combination%s)\n", n_bad_keys, ks.n_keys, nq,
+			    nq == 1 ? "" : "s");
 		else
 			printf("OK: every quorum of the %zu opened shares (%zu "
 			    "combination%s) opens this SD file\n", len, nq,

@@ -27,6 +27,10 @@ assert t == json.dumps(j, separators=(',',':')), 'not compact'
 assert list(j) == ['EncData','SharedKeys','version'] and list(j['SharedKeys']) == ['enc_shares','key_algorithm','required']
 assert [d['tag'] for d in j['EncData']['data']] == ['hsm_backup','base_enclave_backup','partition_enclave_backup']
 " "$T/sd.json"
+expect_err "sim activate refuses one certificate given twice" 1 'cert_1.cer: the same certificate as .*cert_1.cer' \
+	"$SDTOOL" sim activate --state "$T/hsm-dup" --sd-wrapping-keys "$K/cert_0.cer" "$K/cert_1.cer" "$K/cert_1.cer" \
+	--sd-quorum 2 --security-domain-file "$T/sd-dup.json"
+check "... and writes no SD file" test ! -e "$T/sd-dup.json"
 check "sim state is marked simulated" grep -q SIMULATED "$T/hsm/SIMULATED-HSM"
 expect_err "sim activate twice is refused" 1 'already activated' "$SDTOOL" sim activate --state "$T/hsm" \
 	--sd-wrapping-keys "$K/cert_0.cer" "$K/cert_1.cer" "$K/cert_2.cer" --sd-quorum 2 \
@@ -39,10 +43,11 @@ check "inspect: no warnings for a fresh ceremony" sh -c "! grep -q warnings: '$T
 expect_out "verify with a passphrase file, one line per key" 0 '^OK: every quorum of the 3 opened shares' \
 	"$SDTOOL" verify --sd-file "$T/sd.json" --sd-wrapping-keys "$K/cert_0.key" "$K/cert_1.key" "$K/cert_2.key" \
 	--password-file "$T/pass3"
-expect_out "wrong passphrase is named, the rest still checked" 0 'key .*cert_1.key: .*wrong passphrase' \
+expect_out "wrong passphrase is named, the rest still checked" 1 'key .*cert_1.key: .*wrong passphrase' \
 	"$SDTOOL" verify --sd-file "$T/sd.json" --sd-wrapping-keys "$K/cert_0.key" "$K/cert_1.key" "$K/cert_2.key" \
 	--password-file <(printf 'alpha passphrase 0\nWRONG\ncharlie passphrase 2\n')
 check "... and share #2 reported not covered" grep -q 'not covered: #2' "$T/out"
+check "... and the verdict says a key failed" grep -q '^FAILED: 1 of the 3 keys given opened no share; every quorum of the other keys works' "$T/out"
 expect_out "no passphrase and no terminal: says what to do" 1 'use --password-file' \
 	"$SDTOOL" verify --sd-file "$T/sd.json" --sd-wrapping-keys "$K/cert_0.key" "$K/cert_1.key"
 expect "verify --json, passphrases from a pipe" 0 "$SDTOOL" verify --json --sd-file "$T/sd.json" \
@@ -56,7 +61,7 @@ expect "one line serves every key" 0 "$SDTOOL" verify \
 
 # An officer brings a key from another HSM's ceremony.
 check "a stranger's key" make_keys "$T/stranger" 3
-expect_out "a stranger's key: no share of this file" 0 "stranger/cert_0.key: no share of this file is encrypted to this key" \
+expect_out "a stranger's key: no share of this file" 1 "stranger/cert_0.key: no share of this file is encrypted to this key" \
 	"$SDTOOL" verify --sd-file "$T/sd.json" --sd-wrapping-keys "$T/stranger/cert_0.key" "$K/cert_0.key" "$K/cert_2.key" \
 	--password-file <(printf 'x\nalpha passphrase 0\ncharlie passphrase 2\n')
 

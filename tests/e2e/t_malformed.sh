@@ -86,6 +86,14 @@ expect_err "a directory" 1 'adir: .*directory' "$SDTOOL" inspect "$T/adir"
 expect_err "blob given to verify" 1 'restore blob, not a security-domain file' \
 	"$SDTOOL" verify --sd-file "$V/2023-05/upload_request.json" --sd-wrapping-keys "$V/keys/sd1.key" "$V/keys/sd2.key"
 
+$PY - "$V/2023-05/upload_request.json" "$T/bad-blob.json" <<'PYEOF'
+import json, sys
+b = json.loads(json.load(open(sys.argv[1]))["value"])
+b["WrappedKey"]["x5t_256"] = "short"
+open(sys.argv[2], "w").write(json.dumps(b))
+PYEOF
+expect_err "a malformed blob gets the blob's own error" 1 'WrappedKey.x5t_256' "$SDTOOL" inspect "$T/bad-blob.json"
+
 # Bad keys and certificates, named.
 printf 'not a key\n' >"$T/garbage.key"
 expect_out "garbage key file is named" 1 "garbage.key: .*not a private key" \

@@ -90,7 +90,22 @@ print(base64.urlsafe_b64encode(hashlib.sha256(d).digest()).decode().rstrip('='))
 		'(sorted(j), sorted(j["EncData"]), sorted(j["WrappedKey"]), [d["tag"] for d in j["EncData"]["data"]])')" = \
 		"$(jget "$V/$v/upload_request.json" 'str((lambda b: (sorted(b), sorted(b["EncData"]), sorted(b["WrappedKey"]), [d["tag"] for d in b["EncData"]["data"]]))(json.loads(j["value"])))')" ]
 	expect_out "$v: inspect reads the blob" 0 'restore blob' "$SDTOOL" inspect "$T/$v-blob.json"
+	expect "$v: inspect the HSM's exchange key reply" 0 "$SDTOOL" inspect --json "$V/$v/transfer_key_response.json"
+	check "$v: ... its x5t_256 is the one the blob is encrypted to" \
+		[ "$(jget "$T/out" 'j["x5t_256"]')" = "$(jget "$T/$v-blob.json" 'j["WrappedKey"]["x5t_256"]')" ]
+	check "$v: ... an RSA-4096 exchange key" [ "$(jget "$T/out" '(j["type"], j["key_bits"])')" = "('exchange_key_reply', 4096)" ]
 done
+
+expect_out "inspect a certificate: the thumbprint officers write down" 0 '^x5t_256:  vODZF4xDVWHyFob2nfI5Li1MPOmEhVJqlnojTK_HuYg$' \
+	"$SDTOOL" inspect "$V/keys/sd1.cer"
+check "... and the SHA-256 fingerprint as openssl shows it" grep -q "^sha256:   $(openssl x509 -in "$V/keys/sd1.cer" -noout -fingerprint -sha256 | cut -d= -f2)\$" "$T/out"
+
+# A damaged data item: restore-blob says so, and writes nothing.
+# shellcheck disable=SC2046
+expect_err "restore-blob from a damaged file names the item" 1 'the data do not authenticate under the recombined secret .*EncData.data\[1\] \(base_enclave_backup\)' \
+	"$SDTOOL" restore-blob --sd-file "$T/tampered.json" --sd-exchange-key "$V/2023-05/transfer_key_response.json" \
+	--sd-wrapping-keys $(keys_for 2023-05) --out "$T/tampered-blob.json"
+check "... and no blob is written" test ! -e "$T/tampered-blob.json"
 
 # To an exchange key whose private half we hold (a simulated HSM's), the
 # blob's data must equal the SD file's, as azure-cli's own code reads both.
