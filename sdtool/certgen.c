@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "certgen.h"
@@ -215,4 +216,14 @@ certgen_key_pem(EVP_PKEY *key, const char *passphrase, char **pem,
 	X509_SIG_free(enc);
 	PKCS8_PRIV_KEY_INFO_free(p8);  /* clears the key material */
 	return ret;
+}
+
+void
+certgen_not_after(const X509 *cert, char out[static 32])
+{
+	struct tm tm;
+
+	out[0] = '\0';
+	if (cert != NULL && ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) == 1)
+		strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }

@@ -33,4 +33,7 @@ int certgen_cert_pem(X509 *cert, char **pem, size_t *len);
 int certgen_key_pem(EVP_PKEY *key, const char *passphrase, char **pem,
     size_t *len);
 
+/* The certificate's notAfter as "2026-11-24T09:00:00Z" ("" if unreadable). */
+void certgen_not_after(const X509 *cert, char out[static 32]);
+
 #endif

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "certgen.h"
 #include "cli.h"
 #include "verbs.h"
 #include "../hw/key.h"
@@ -39,7 +40,6 @@ struct given_cert {
 static void
 load_given_cert(struct given_cert *g)
 {
-	struct tm tm;
 	BIO *bio;
 	long n;
 
@@ -52,9 +52,7 @@ load_given_cert(struct given_cert *g)
 		g->subject[n > 0 ? n : 0] = '\0';
 		BIO_free(bio);
 	}
-	if (ASN1_TIME_to_tm(X509_get0_notAfter(g->cert), &tm) == 1)
-		strftime(g->not_after, sizeof(g->not_after),
-		    "%Y-%m-%dT%H:%M:%SZ", &tm);
+	certgen_not_after(g->cert, g->not_after);
 	g->expired = X509_cmp_current_time(X509_get0_notAfter(g->cert)) < 0;
 }
 

@@ -277,16 +277,6 @@ check_subject(const char *dn, long days)
 	return r;
 }
 
-static void
-fmt_time(const ASN1_TIME *t, char *buf, size_t size)
-{
-	struct tm tm;
-
-	buf[0] = '\0';
-	if (t != NULL && ASN1_TIME_to_tm(t, &tm) == 1)
-		strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* The certificate's thumbprints, as the service and as openssl show them. */
 static int
 describe_cert(struct pair *p)
@@ -303,8 +293,7 @@ describe_cert(struct pair *p)
 	for (i = 0; i < md_len; i++)
 		snprintf(p->fingerprint + 3 * i, 4, "%02X%s", md[i],
 		    i + 1 < md_len ? ":" : "");
-	fmt_time(X509_get0_notAfter(p->cert), p->not_after,
-	    sizeof(p->not_after));
+	certgen_not_after(p->cert, p->not_after);
 	return 0;
 }
 

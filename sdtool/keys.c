@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "certgen.h"
 #include "cli.h"
 #include "keys.h"
 #include "../hw/key.h"
@@ -21,16 +22,6 @@ key_outcome_name(enum key_outcome o)
 	case KEY_SKIPPED: return "skipped";
 	}
 	return "failed";
-}
-
-static void
-fmt_time(const ASN1_TIME *t, char *buf, size_t size)
-{
-	struct tm tm;
-
-	buf[0] = '\0';
-	if (t != NULL && ASN1_TIME_to_tm(t, &tm) == 1)
-		strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 /* Try every share not yet opened: for a key without its certificate. */
@@ -97,9 +88,7 @@ open_one(const struct sd_file *sd, struct keyset *ks, size_t k,
 		return;
 	}
 	rep->flags = hw_key_flags(key);
-	if (hw_key_cert(key) != NULL)
-		fmt_time(X509_get0_notAfter(hw_key_cert(key)),
-		    rep->cert_not_after, sizeof(rep->cert_not_after));
+	certgen_not_after(hw_key_cert(key), rep->cert_not_after);
 	hw_key_decryptor(key, &dec);
 	if ((x5t = hw_key_x5t256(key)) != NULL) {
 		snprintf(rep->x5t_256, sizeof(rep->x5t_256), "%s", x5t);
