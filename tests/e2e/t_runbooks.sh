@@ -1,0 +1,33 @@
+#!/bin/bash
+# The ceremony/ runbook scripts, run as an officer would, unattended.
+. "$(dirname "$0")/lib.sh"
+C=$(cd "$E2E/../../ceremony" && pwd)
+export SDTOOL
+
+expect_out "drill.sh runs the whole story" 0 'Done: the drill recovered the simulated HSM' sh "$C/drill.sh" "$T/drill"
+check "drill: the HSM accepted the blob" grep -q 'restored: all 3 data items match' "$T/out"
+
+check "keys" make_keys "$T/k" 3
+expect "sim" 0 "$SDTOOL" sim activate --state "$T/hsm" --sd-wrapping-keys "$T/k"/cert_[0-2].cer \
+	--sd-quorum 2 --security-domain-file "$T/sd.json"
+expect_out "verify-report: passes" 0 '^PASSED' sh "$C/verify-report.sh" "$T/sd.json" "$T/reports" "$T/k"/cert_[0-2].key
+report=$(ls "$T"/reports/verify-*.json)
+check "verify-report: the report is JSON with both reports" [ "$(jget "$report" \
+	'(j["verify_exit_status"], j["verify"]["ok"], j["inspect"]["required"], len(j["verify"]["quorums"]))')" = "(0, True, 2, 3)" ]
+check "verify-report: records the file's SHA-256" [ "$(jget "$report" 'j["inspect"]["sha256"]')" = "$(sha256sum "$T/sd.json" | cut -c1-64)" ]
+check "a stranger's key" make_keys "$T/s" 3
+expect_out "verify-report: a useless key fails the report" 1 '^FAILED' \
+	sh "$C/verify-report.sh" "$T/sd.json" "$T/reports2" "$T/k/cert_0.key" "$T/s/cert_1.key" "$T/k/cert_2.key"
+expect "verify-report: usage" 2 sh "$C/verify-report.sh" "$T/sd.json"
+
+expect "sim init-recovery" 0 "$SDTOOL" sim init-recovery --state "$T/hsm" --sd-exchange-key "$T/exch.cer"
+x5t=$("$SDTOOL" inspect --json "$T/exch.cer" | $PY -c 'import json,sys; print(json.load(sys.stdin)["x5t_256"])')
+SDTOOL_EXPECT_X5T=wrong-thumbprint expect_err "recover-offline: a thumbprint that differs stops it" 1 'thumbprints differ' \
+	sh "$C/recover-offline.sh" "$T/sd.json" "$T/exch.cer" "$T/blob.json" "$T/k/cert_0.key" "$T/k/cert_1.key"
+check "... before any blob is made" test ! -e "$T/blob.json"
+export SDTOOL_EXPECT_X5T=$x5t
+expect_out "recover-offline: the blob, checked" 0 "is encrypted to exchange key $x5t" \
+	sh "$C/recover-offline.sh" "$T/sd.json" "$T/exch.cer" "$T/blob.json" "$T/k/cert_0.key" "$T/k/cert_1.key"
+expect_out "the HSM accepts it" 0 'restored' "$SDTOOL" sim upload --state "$T/hsm" --sd-file "$T/blob.json"
+
+done_testing
