@@ -504,8 +504,10 @@ cli_new_passphrase(const char *file, const char *what, char *buf, size_t size)
 			return -1;
 		}
 		snprintf(prompt, sizeof(prompt), "Same passphrase again: ");
+		/* both are secrets: compare in constant time */
 		if (read_tty_line(prompt, again, size) == -1 ||
-		    strcmp(buf, again) != 0) {
+		    strlen(buf) != strlen(again) ||
+		    sodium_memcmp(buf, again, strlen(buf)) != 0) {
 			sodium_free(again);
 			cli_error("%s: the two passphrases differ", what);
 			goto out;

@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <jansson.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -501,10 +500,11 @@ sim_upload(int argc, char **argv)
 	struct sd_decryptor dec;
 	struct sd_err e = { "" };
 	const char *val, *dir = NULL, *blob_path = NULL, *want_x5t;
-	char *text = NULL, *key_path = NULL, *key_pem = NULL, why[512], when[32];
-	size_t len, key_len;
-	EVP_PKEY *key = NULL;
-	BIO *bio = NULL;
+	char *text = NULL, *key_path = NULL, *cert_path = NULL, why[512];
+	char when[32];
+	size_t len;
+	struct hw_open_opts opts = { NULL, NULL, NULL };
+	struct hw_key *key = NULL;
 	json_t *state = NULL, *o;
 	int id, r, json = 0, ret = EXIT_FAIL;
 
@@ -542,15 +542,18 @@ sim_upload(int argc, char **argv)
 		    want_x5t);
 		goto out;
 	}
+	/* The exchange key opens like any key file, in guarded memory. */
 	if ((key_path = state_path(dir, EXCH_KEY_NAME)) == NULL ||
-	    cli_read_file(key_path, HW_MAX_KEY_FILE, &key_pem, &key_len) != 0)
-		goto out;
-	if ((bio = BIO_new_mem_buf(key_pem, (int)key_len)) == NULL ||
-	    (key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL)) == NULL) {
-		cli_error("%s: unreadable exchange key", key_path);
+	    (cert_path = state_path(dir, EXCH_CERT_NAME)) == NULL) {
+		cli_error("out of memory");
 		goto out;
 	}
-	sd_decryptor_from_pkey(&dec, key);
+	opts.cert_path = cert_path;
+	if ((r = hw_key_open(key_path, &opts, &key, &e)) != 0) {
+		cli_core_error(r, &e, "the simulated HSM's exchange key");
+		goto out;
+	}
+	hw_key_decryptor(key, &dec);
 	if ((r = sd_blob_open(blob, &dec, &pts, &e)) != 0) {
 		cli_core_error(r, &e, "%s: refused", blob_path);
 		goto out;
@@ -578,13 +581,9 @@ sim_upload(int argc, char **argv)
 	ret = EXIT_OK;
  out:
 	sd_plaintexts_free(pts, blob ? blob->data.n : 0);
-	BIO_free(bio);
-	EVP_PKEY_free(key);
-	if (key_pem != NULL) {
-		sodium_memzero(key_pem, key_len);
-		free(key_pem);
-	}
+	hw_key_free(key);
 	free(key_path);
+	free(cert_path);
 	free(text);
 	sd_blob_free(blob);
 	json_decref(state);
