@@ -183,6 +183,7 @@ struct pw_state {
 	int given;        /* and the caller supplied one */
 	int cb_error;     /* the caller's callback failed with this */
 	int too_long;     /* longer than OpenSSL's buffer */
+	char *cache;      /* the passphrase, guarded, for a second decode */
 };
 
 static int
@@ -196,6 +197,15 @@ pw_cb(char *pass, size_t pass_size, size_t *pass_len,
 
 	(void)params;
 	st->asked++;
+	if (st->cache != NULL) {
+		/* the second decode of decode_key(): do not ask again */
+		if ((len = strlen(st->cache)) > pass_size)
+			return 0;
+		memcpy(pass, st->cache, len);
+		*pass_len = len;
+		st->given++;
+		return 1;
+	}
 	if (st->opts == NULL || st->opts->passphrase == NULL)
 		return 0;
 	if ((buf = sodium_malloc(HW_MAX_PASSPHRASE)) == NULL) {
@@ -216,6 +226,8 @@ pw_cb(char *pass, size_t pass_size, size_t *pass_len,
 	memcpy(pass, buf, len);
 	*pass_len = len;
 	st->given++;
+	st->cache = buf;
+	buf = NULL;
 	ok = 1;
  out:
 	sodium_free(buf);
@@ -243,32 +255,52 @@ looks_like_cert(const char *buf, size_t len)
 	return x != NULL;
 }
 
+/* One decoding attempt: keytype "RSA" or NULL for any.  0 or -1. */
+static int
+decode_as(const char *buf, size_t len, const char *keytype,
+    struct pw_state *st, EVP_PKEY **pkey)
+{
+	OSSL_DECODER_CTX *dctx;
+	const unsigned char *p = (const unsigned char *)buf;
+	size_t left = len;
+	int ok;
+
+	*pkey = NULL;
+	if ((dctx = OSSL_DECODER_CTX_new_for_pkey(pkey, NULL, NULL, keytype,
+	    OSSL_KEYMGMT_SELECT_KEYPAIR, NULL, NULL)) == NULL)
+		return -1;
+	ok = OSSL_DECODER_CTX_set_passphrase_cb(dctx, pw_cb, st) == 1 &&
+	    OSSL_DECODER_from_data(dctx, &p, &left) == 1 && *pkey != NULL;
+	OSSL_DECODER_CTX_free(dctx);
+	if (!ok) {
+		EVP_PKEY_free(*pkey);
+		*pkey = NULL;
+	}
+	return ok ? 0 : -1;
+}
+
 /*
  * Decode a private key of any form OpenSSL knows (input type NULL: PEM,
  * DER, PKCS#1, PKCS#8, EncryptedPrivateKeyInfo) and explain a failure.
+ * Decoders for RSA alone are tried first: gathering every key type's
+ * costs more than the rest of a restore-blob run.  Only if that fails is
+ * any type tried (with the passphrase already given), so that a non-RSA
+ * key is named as such rather than taken for a wrong passphrase.
  */
 static int
 decode_key(const char *ref, const char *buf, size_t len,
     const struct hw_open_opts *opts, EVP_PKEY **out, int *encrypted,
     struct sd_err *e)
 {
-	struct pw_state st = { opts, ref, 0, 0, 0, 0 };
-	OSSL_DECODER_CTX *dctx = NULL;
+	struct pw_state st = { opts, ref, 0, 0, 0, 0, NULL };
 	EVP_PKEY *pkey = NULL;
-	const unsigned char *p = (const unsigned char *)buf;
-	size_t left = len;
 	int r = SD_ERR_INTERNAL;
 
 	*out = NULL;
 	*encrypted = 0;
-	if ((dctx = OSSL_DECODER_CTX_new_for_pkey(&pkey, NULL, NULL, "RSA",
-	    OSSL_KEYMGMT_SELECT_KEYPAIR, NULL, NULL)) == NULL ||
-	    OSSL_DECODER_CTX_set_passphrase_cb(dctx, pw_cb, &st) != 1) {
-		r = sd_err_set(e, SD_ERR_CRYPTO, "%s: cannot set up the key "
-		    "decoder", ref);
-		goto out;
-	}
-	if (OSSL_DECODER_from_data(dctx, &p, &left) == 1 && pkey != NULL) {
+	if (decode_as(buf, len, "RSA", &st, &pkey) == 0 ||
+	    (!st.too_long && st.cb_error == 0 &&
+	    decode_as(buf, len, NULL, &st, &pkey) == 0)) {
 		*out = pkey;
 		pkey = NULL;
 		*encrypted = st.given > 0;
@@ -296,7 +328,7 @@ decode_key(const char *ref, const char *buf, size_t len,
  out:
 	ERR_clear_error();
 	EVP_PKEY_free(pkey);
-	OSSL_DECODER_CTX_free(dctx);
+	sodium_free(st.cache);
 	return r;
 }
 

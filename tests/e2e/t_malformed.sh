@@ -98,6 +98,10 @@ expect_err "a malformed blob gets the blob's own error" 1 'WrappedKey.x5t_256' "
 printf 'not a key\n' >"$T/garbage.key"
 expect_out "garbage key file is named" 1 "garbage.key: .*not a private key" \
 	"$SDTOOL" verify --sd-file "$SD" --sd-wrapping-keys "$T/garbage.key" "$V/keys/sd1.key"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -aes-256-cbc -pass pass:ecpassphrase \
+	-out "$T/ec.key" 2>/dev/null
+expect_out "an encrypted EC key with its passphrase: named as not RSA, not as a wrong passphrase" 1 "ec.key: .*only RSA" \
+	"$SDTOOL" verify --sd-file "$SD" --sd-wrapping-keys "$T/ec.key" "$V/keys/sd1.key" --password-file <(echo ecpassphrase)
 mkdir -p "$T/mismatch"
 cp "$V/keys/sd1.key" "$T/mismatch/sd1.key"
 cp "$V/keys/sd2.cer" "$T/mismatch/sd1.cer"
