@@ -72,7 +72,7 @@ MAN5 := $(wildcard man/*.5)
 
 .SECONDARY:
 
-.PHONY: all deps deps-build check unit e2e lint san-check demo bench install uninstall clean
+.PHONY: all deps deps-build vectors-present check unit e2e lint san-check demo bench install uninstall clean
 
 all: $(BUILD)/sdtool
 
@@ -104,10 +104,13 @@ deps-build:
 # Unit tests: one cmocka binary per module.  They find the service vectors
 # through SDTOOL_VECTORS.
 VECTORS ?= $(abspath ../shared/vectors/service)
-unit: $(TEST_BIN)
+vectors-present:
+	@test -f $(VECTORS)/2023-05/sd.json || { echo "the real service files are missing: $(VECTORS) (set VECTORS=...)" >&2; exit 1; }
+
+unit: $(TEST_BIN) vectors-present
 	@sh mk/run-unit.sh $(VECTORS) $(TEST_BIN)
 
-e2e: $(BUILD)/sdtool
+e2e: $(BUILD)/sdtool vectors-present
 	@SDTOOL=$(abspath $(BUILD)/sdtool) SDTOOL_VECTORS=$(VECTORS) \
 		sh tests/e2e/run.sh
 
