@@ -18,7 +18,8 @@ CFLAGS ?= -O2 -g
 BUILD ?= build
 VERSION := 0.1.0
 
-PKGS := libcrypto libsodium jansson
+PKGS := libcrypto libsodium jansson libqrencode cairo zbar libcurl \
+	libmicrohttpd p11-kit-1 ykpers-1 libpcsclite fontconfig
 TEST_PKGS := cmocka
 
 ifeq ($(filter deps deps-build,$(MAKECMDGOALS)),)
@@ -36,7 +37,7 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
 
 ifeq ($(SAN),1)
-BUILD := build-san
+override BUILD := $(BUILD)-san
 OPT_CFLAGS := -O1 -g $(SAN_FLAGS)
 OPT_LDFLAGS := $(SAN_FLAGS)
 HARDEN_CFLAGS := -fPIE
@@ -56,7 +57,7 @@ else
 Q := @
 endif
 
-CORE_SRC := $(wildcard shares/*.c) $(wildcard hw/*.c)
+CORE_SRC := $(wildcard shares/*.c) $(wildcard hw/*.c) $(wildcard net/*.c)
 CLI_SRC := $(wildcard sdtool/*.c)
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_HELPER_SRC := $(filter-out $(TEST_SRC),$(wildcard tests/unit/*.c))
@@ -95,6 +96,35 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_HELPER_OBJ) $(CORE_LIB)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) \
 		$(shell $(PKG_CONFIG) --libs $(TEST_PKGS))
 
+# pivsim: the software YubiKey PIV card the tests use (tests/pivsim/, a
+# TEST FIXTURE, never installed), and pivapdu, its raw-APDU client.
+PIVSIM_SRC := $(filter-out tests/pivsim/pivapdu.c,$(wildcard tests/pivsim/*.c))
+PIVSIM_OBJ := $(PIVSIM_SRC:%.c=$(BUILD)/obj/%.o)
+PIVAPDU_OBJ := $(BUILD)/obj/tests/pivsim/pivapdu.o
+
+.PHONY: pivsim
+pivsim: $(BUILD)/pivsim $(BUILD)/pivapdu
+
+$(BUILD)/pivsim: $(PIVSIM_OBJ)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ \
+		$(shell $(PKG_CONFIG) --libs libcrypto jansson)
+
+$(PIVAPDU_OBJ): ALL_CFLAGS += $(shell $(PKG_CONFIG) --cflags libpcsclite)
+
+$(BUILD)/pivapdu: $(PIVAPDU_OBJ)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ \
+		$(shell $(PKG_CONFIG) --libs libpcsclite libcrypto)
+
+# p11pinpad.so: a simulated PIN-pad reader in front of a real PKCS#11
+# module, for t_card.sh (tests/p11shim/, a TEST FIXTURE, never installed).
+$(BUILD)/p11pinpad.so: tests/p11shim/pinpad.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) -std=c11 -D_GNU_SOURCE $(OPT_CFLAGS) $(WARN) \
+		$(shell $(PKG_CONFIG) --cflags p11-kit-1) -fPIC -shared -o $@ $<
+
 deps:
 	@sh mk/deps.sh
 
@@ -110,9 +140,17 @@ vectors-present:
 unit: $(TEST_BIN) vectors-present
 	@sh mk/run-unit.sh $(VECTORS) $(TEST_BIN)
 
-e2e: $(BUILD)/sdtool vectors-present
+e2e: $(BUILD)/sdtool $(BUILD)/pivsim $(BUILD)/pivapdu $(BUILD)/p11pinpad.so \
+		vectors-present
 	@SDTOOL=$(abspath $(BUILD)/sdtool) SDTOOL_VECTORS=$(VECTORS) \
 		sh tests/e2e/run.sh
+
+# Tests that need a real YubiKey: skipped unless SDTOOL_HW_TESTS=1
+# (tests/hw/README).
+.PHONY: hw-check
+hw-check: $(BUILD)/sdtool vectors-present
+	@SDTOOL=$(abspath $(BUILD)/sdtool) SDTOOL_VECTORS=$(VECTORS) \
+		sh tests/hw/run.sh
 
 lint:
 	@echo "  LINT    man/"
@@ -150,4 +188,5 @@ uninstall:
 clean:
 	rm -rf build build-san
 
+-include $(PIVSIM_OBJ:.o=.d) $(PIVAPDU_OBJ:.o=.d)
 -include $(CORE_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:$(BUILD)/tests/%=$(BUILD)/obj/tests/unit/%.d)

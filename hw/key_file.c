@@ -8,9 +8,9 @@
  * hands on the way there (the file's bytes, the passphrase) sits in
  * sodium_malloc'd memory and is wiped as soon as the key is decoded.
  *
- * A PKCS#11 backend will fill the same struct hw_key with its own ops;
- * when it arrives, the struct and the generic functions below move to a
- * private header and hw/key.c.
+ * Other backends (key_pkcs11.c, key_ykey.c) fill the same struct
+ * hw_key, declared in key_impl.h, with their own ops; hw_key_open()
+ * dispatches to them by the kind of reference.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,31 +29,8 @@
 #include <sodium.h>
 
 #include "key.h"
+#include "key_impl.h"
 #include "../shares/jwe.h"
-
-#define HW_MIN_RSA_BITS 2048
-
-struct hw_key;
-
-/* What a backend does; everything else about a key is common. */
-struct hw_key_ops {
-	const char *name;
-	int (*decrypt)(struct hw_key *k, const uint8_t *in, size_t in_len,
-	    struct sd_secret **out, struct sd_err *e);
-	/* Release the backend's state (not the common fields). */
-	void (*free)(struct hw_key *k);
-};
-
-struct hw_key {
-	const struct hw_key_ops *ops;
-	void *backend;                 /* file backend: the EVP_PKEY */
-	char *ref;
-	X509 *cert;                    /* NULL when HW_KEY_NO_CERT */
-	char *cert_path;
-	char x5t[SD_X5T_LEN + 1];      /* "" when there is no certificate */
-	unsigned flags;                /* HW_KEY_* */
-	int bits;
-};
 
 /*
  * Files.
@@ -167,6 +144,13 @@ hw_read_file(const char *path, size_t max, char **buf, size_t *len,
     struct sd_err *e)
 {
 	return read_file(path, max, 0, "a file", buf, len, e);
+}
+
+int
+hw_read_secret_file(const char *path, size_t max, const char *what,
+    char **buf, size_t *len, struct sd_err *e)
+{
+	return read_file(path, max, 1, what, buf, len, e);
 }
 
 /*
@@ -367,9 +351,9 @@ cert_path_for(const char *ref)
  * Expiry is noted, never refused: the service's own test keys expired
  * years ago and still open their shares.
  */
-static int
-attach_cert(struct hw_key *k, EVP_PKEY *pkey, const struct hw_open_opts *opts,
-    struct sd_err *e)
+int
+hw_key_attach_cert(struct hw_key *k, EVP_PKEY *pkey,
+    const struct hw_open_opts *opts, struct sd_err *e)
 {
 	struct stat st;
 	X509 *cert = NULL;
@@ -392,9 +376,28 @@ attach_cert(struct hw_key *k, EVP_PKEY *pkey, const struct hw_open_opts *opts,
 	}
 	if ((r = hw_cert_load(path, &cert, e)) != 0)
 		goto out;
-	if (EVP_PKEY_eq(X509_get0_pubkey(cert), pkey) != 1) {
+	r = hw_key_set_cert(k, cert, path, pkey, e);
+	cert = NULL;
+ out:
+	X509_free(cert);
+	free(path);
+	return r;
+}
+
+int
+hw_key_set_cert(struct hw_key *k, X509 *cert, const char *where,
+    EVP_PKEY *pub, struct sd_err *e)
+{
+	char *path = NULL;
+	int r = SD_ERR_INTERNAL;
+
+	if ((path = strdup(where)) == NULL) {
+		r = sd_err_set(e, SD_ERR_ALLOC, "%s: out of memory", k->ref);
+		goto out;
+	}
+	if (pub != NULL && EVP_PKEY_eq(X509_get0_pubkey(cert), pub) != 1) {
 		r = sd_err_set(e, SD_ERR_KEY_MISMATCH, "%s: does not match its "
-		    "certificate %s", k->ref, path);
+		    "certificate %s", k->ref, where);
 		goto out;
 	}
 	if (X509_cmp_current_time(X509_get0_notAfter(cert)) < 0)
@@ -403,9 +406,11 @@ attach_cert(struct hw_key *k, EVP_PKEY *pkey, const struct hw_open_opts *opts,
 		k->flags |= HW_KEY_CERT_NOT_YET;
 	if ((r = hw_cert_x5t256(cert, k->x5t)) != 0) {
 		r = sd_err_set(e, r, "%s: cannot compute the thumbprint of %s",
-		    k->ref, path);
+		    k->ref, where);
 		goto out;
 	}
+	X509_free(k->cert);
+	free(k->cert_path);
 	k->cert = cert;
 	k->cert_path = path;
 	cert = NULL;
@@ -441,6 +446,64 @@ static const struct hw_key_ops file_ops = {
 	"file", file_decrypt, file_free
 };
 
+EVP_PKEY *
+hw_key_file_pkey(const struct hw_key *k)
+{
+	return k != NULL && k->ops == &file_ops ? k->backend : NULL;
+}
+
+int
+hw_decode_rsa_key(const char *ref, const char *buf, size_t len,
+    const struct hw_open_opts *opts, EVP_PKEY **out, int *encrypted,
+    struct sd_err *e)
+{
+	EVP_PKEY *pkey = NULL;
+	int r = SD_ERR_INTERNAL;
+
+	*out = NULL;
+	if ((r = decode_key(ref, buf, len, opts, &pkey, encrypted, e)) != 0)
+		goto out;
+	if (!EVP_PKEY_is_a(pkey, "RSA")) {
+		r = sd_err_set(e, SD_ERR_KEY, "%s: holds a %s key; only RSA "
+		    "keys can be used", ref, EVP_PKEY_get0_type_name(pkey));
+		goto out;
+	}
+	if (EVP_PKEY_get_bits(pkey) < HW_MIN_RSA_BITS) {
+		r = sd_err_set(e, SD_ERR_KEY, "%s: RSA-%d key; at least %d bits "
+		    "are required", ref, EVP_PKEY_get_bits(pkey),
+		    HW_MIN_RSA_BITS);
+		goto out;
+	}
+	*out = pkey;
+	pkey = NULL;
+	r = 0;
+ out:
+	EVP_PKEY_free(pkey);
+	return r;
+}
+
+int
+hw_key_new(const char *ref, const struct hw_key_ops *ops,
+    struct hw_key **out, struct sd_err *e)
+{
+	struct hw_key *k;
+
+	*out = NULL;
+	if ((k = calloc(1, sizeof(*k))) == NULL ||
+	    (k->ref = strdup(ref)) == NULL) {
+		free(k);
+		return sd_err_set(e, SD_ERR_ALLOC, "%s: out of memory", ref);
+	}
+	k->ops = ops;
+	*out = k;
+	return 0;
+}
+
+/*
+ * Open a key by reference: a PKCS#11 URI goes to key_pkcs11.c, a file
+ * holding a YubiKey-wrapped key to key_ykey.c, anything else is a key
+ * file.
+ */
 int
 hw_key_open(const char *ref, const struct hw_open_opts *opts,
     struct hw_key **out, struct sd_err *e)
@@ -455,40 +518,28 @@ hw_key_open(const char *ref, const struct hw_open_opts *opts,
 		return sd_err_set(e, SD_ERR_ARG, "hw_key_open: no key or output");
 	*out = NULL;
 	if (strncmp(ref, "pkcs11:", 7) == 0)
-		return sd_err_set(e, SD_ERR_UNSUPPORTED, "%s: PKCS#11 keys are "
-		    "not supported yet", ref);
+		return hw_key_open_pkcs11(ref, opts, out, e);
 	if ((r = read_file(ref, HW_MAX_KEY_FILE, 1, "a key file", &buf, &len,
 	    e)) != 0)
 		goto out;
-	r = decode_key(ref, buf, len, opts, &pkey, &encrypted, e);
+	if (hw_ykey_sniff(buf, len)) {
+		r = hw_key_open_ykey(ref, buf, len, opts, out, e);
+		goto out;
+	}
+	r = hw_decode_rsa_key(ref, buf, len, opts, &pkey, &encrypted, e);
 	/* The file's bytes are not needed past this point, whatever happened. */
 	sodium_free(buf);
 	buf = NULL;
 	if (r != 0)
 		goto out;
-	if (!EVP_PKEY_is_a(pkey, "RSA")) {
-		r = sd_err_set(e, SD_ERR_KEY, "%s: holds a %s key; only RSA "
-		    "keys can be used", ref, EVP_PKEY_get0_type_name(pkey));
+	if ((r = hw_key_new(ref, &file_ops, &k, e)) != 0)
 		goto out;
-	}
-	if (EVP_PKEY_get_bits(pkey) < HW_MIN_RSA_BITS) {
-		r = sd_err_set(e, SD_ERR_KEY, "%s: RSA-%d key; at least %d bits "
-		    "are required", ref, EVP_PKEY_get_bits(pkey),
-		    HW_MIN_RSA_BITS);
-		goto out;
-	}
-	if ((k = calloc(1, sizeof(*k))) == NULL ||
-	    (k->ref = strdup(ref)) == NULL) {
-		r = sd_err_set(e, SD_ERR_ALLOC, "%s: out of memory", ref);
-		goto out;
-	}
-	k->ops = &file_ops;
 	k->backend = pkey;
 	pkey = NULL;
 	k->bits = EVP_PKEY_get_bits(k->backend);
 	if (encrypted)
 		k->flags |= HW_KEY_ENCRYPTED;
-	if ((r = attach_cert(k, k->backend, opts, e)) != 0)
+	if ((r = hw_key_attach_cert(k, k->backend, opts, e)) != 0)
 		goto out;
 	*out = k;
 	k = NULL;

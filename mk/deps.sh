@@ -7,9 +7,14 @@
 # directly; anyone else goes through sudo.
 set -eu
 
-PKGS="gcc make pkg-config libssl-dev libsodium-dev libjansson-dev"
+PKGS="gcc make pkg-config libssl-dev libsodium-dev libjansson-dev
+libqrencode-dev libcairo2-dev libfontconfig-dev fonts-dejavu-core libzbar-dev
+libcurl4-openssl-dev libmicrohttpd-dev libp11-kit-dev libykpers-1-dev
+libyubikey-dev libpcsclite-dev"
 if [ "${1:-all}" != build ]; then
-	PKGS="$PKGS libcmocka-dev mandoc azure-cli openssl time"
+	PKGS="$PKGS libcmocka-dev mandoc azure-cli openssl time zbar-tools
+poppler-utils softhsm2 opensc ykcs11 yubico-piv-tool vsmartcard-vpcd pcscd
+libpcsclite-dev iproute2 python3-nacl python3-cryptography"
 fi
 
 missing=""

@@ -526,6 +526,12 @@ cli_new_passphrase(const char *file, const char *what, char *buf, size_t size)
 }
 
 int
+cli_ask_secret(const char *prompt, char *buf, size_t size)
+{
+	return read_tty_line(prompt, buf, size);
+}
+
+int
 cli_have_tty(void)
 {
 	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);

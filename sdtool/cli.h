@@ -100,6 +100,13 @@ void cli_pass_clear(struct cli_pass *pass);
 int cli_new_passphrase(const char *file, const char *what, char *buf,
     size_t size);
 
+/*
+ * Ask the terminal for a secret (a PIN), without echo, with the prompt
+ * given; buf must be guarded memory.  0, or -1 when there is no terminal
+ * or nothing was read.
+ */
+int cli_ask_secret(const char *prompt, char *buf, size_t size);
+
 /* Is there a terminal to ask for passphrases? */
 int cli_have_tty(void);
 

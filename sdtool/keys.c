@@ -6,6 +6,7 @@
 
 #include "certgen.h"
 #include "cli.h"
+#include "hwopts.h"
 #include "keys.h"
 #include "../hw/key.h"
 #include "../shares/sdops.h"
@@ -64,7 +65,8 @@ open_one(const struct sd_file *sd, struct keyset *ks, size_t k,
     struct cli_pass *pass)
 {
 	struct key_report *rep = &ks->keys[k];
-	struct hw_open_opts opts = { cli_passphrase, pass, NULL };
+	struct hw_open_opts opts = { .passphrase = cli_passphrase,
+	    .passphrase_ctx = pass };
 	struct hw_key *key = NULL;
 	struct sd_decryptor dec;
 	struct sd_secret *share = NULL;
@@ -74,11 +76,14 @@ open_one(const struct sd_file *sd, struct keyset *ks, size_t k,
 	unsigned x = 0;
 	int r;
 
+	/* PINs, the PKCS#11 module, the YubiKey: see hwopts.h */
+	cli_hw_opts(&opts, pass, NULL);
 	if ((r = hw_key_open(rep->ref, &opts, &key, &e)) != 0) {
 		rep->code = r;
 		rep->outcome = r == SD_ERR_PASSPHRASE ? KEY_PASSPHRASE : KEY_FAILED;
+		/* "wrong ...": something was given, the terminal is not why */
 		if (r == SD_ERR_PASSPHRASE && pass->file == NULL &&
-		    !cli_have_tty())
+		    !cli_have_tty() && strstr(e.msg, "wrong") == NULL)
 			snprintf(rep->detail, sizeof(rep->detail), "%s (no "
 			    "terminal to ask: use --password-file)",
 			    without_ref(e.msg, rep->ref));

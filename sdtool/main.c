@@ -22,6 +22,12 @@ static const struct cli_verb verbs[] = {
 	{ "restore-blob", cmd_restore_blob,
 	    "re-encrypt an SD file for a recovery-mode HSM's exchange key" },
 	{ "sim", cmd_sim, "a simulated Managed HSM for drills and tests" },
+	{ "escrow", cmd_escrow, "paper escrow sheets of a key, and recovery "
+	    "from paper" },
+	{ "hsm", cmd_hsm, "talk to a Managed HSM: activation download, "
+	    "recovery exchange key, restore-blob upload" },
+	{ "card", cmd_card, "wrapping keys on smartcards and PKCS#11 tokens" },
+	{ "yk", cmd_yk, "wrap key files with a YubiKey's challenge-response" },
 	{ NULL, NULL, NULL }
 };
 

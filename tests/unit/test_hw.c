@@ -369,7 +369,8 @@ test_no_extension(void **state)
 static void
 check_encrypted(const char *name)
 {
-	struct hw_open_opts o = { pw, (void *)PASS, NULL };
+	struct hw_open_opts o = { .passphrase = pw,
+	    .passphrase_ctx = (void *)PASS };
 	struct hw_key *k;
 
 	pw_calls = 0;
@@ -398,7 +399,8 @@ test_encrypted_der(void **state)
 static void
 test_wrong_passphrase(void **state)
 {
-	struct hw_open_opts o = { pw, (void *)"not the passphrase", NULL };
+	struct hw_open_opts o = { .passphrase = pw,
+	    .passphrase_ctx = (void *)"not the passphrase" };
 
 	(void)state;
 	pw_calls = 0;
@@ -414,8 +416,8 @@ test_wrong_passphrase(void **state)
 static void
 test_no_passphrase(void **state)
 {
-	struct hw_open_opts none = { NULL, NULL, NULL };
-	struct hw_open_opts refuses = { pw, NULL, NULL };
+	struct hw_open_opts none = { .passphrase = NULL };
+	struct hw_open_opts refuses = { .passphrase = pw };
 
 	(void)state;
 	open_expect(tpath("enc.pem"), NULL, SD_ERR_PASSPHRASE,
@@ -448,7 +450,7 @@ test_cert_mismatch(void **state)
 static void
 test_cert_explicit(void **state)
 {
-	struct hw_open_opts o = { NULL, NULL, NULL };
+	struct hw_open_opts o = { .passphrase = NULL };
 	struct hw_key *k;
 
 	(void)state;
@@ -514,7 +516,11 @@ test_not_keys(void **state)
 	open_expect(tpath("absent.key"), NULL, SD_ERR_IO, "absent.key");
 	open_expect(tpath("rsa1024.key"), NULL, SD_ERR_KEY, "RSA-1024");
 	open_expect(tpath("ec.key"), NULL, SD_ERR_KEY, "only RSA");
-	open_expect("pkcs11:token=officer1", NULL, SD_ERR_UNSUPPORTED, NULL);
+	/* PKCS#11 URIs go to key_pkcs11.c (tested with tokens in t_card.sh) */
+	open_expect("pkcs11:tokn=officer1", NULL, SD_ERR_FORMAT,
+	    "unknown attribute 'tokn'");
+	open_expect("pkcs11:token=officer1?module-path=/nonexistent/p11.so",
+	    NULL, SD_ERR_KEY, "PKCS#11 module /nonexistent/p11.so: not found");
 }
 
 static void
@@ -552,7 +558,8 @@ test_decrypt_roundtrip(void **state)
 {
 	static const uint8_t msg[64] = "a share is sixty-four bytes long, "
 	    "like this message here.....";
-	struct hw_open_opts o = { pw, (void *)PASS, NULL };
+	struct hw_open_opts o = { .passphrase = pw,
+	    .passphrase_ctx = (void *)PASS };
 	struct sd_err e = { "" };
 	struct sd_decryptor d;
 	struct sd_secret *pt = NULL;

@@ -1,0 +1,365 @@
+/*
+ * token.c - where the bearer token comes from, and the URLs it may be sent
+ * to.
+ *
+ * The token is a secret: it is read straight into guarded memory, never
+ * copied to an ordinary buffer, never put in a message, and never passed
+ * on a command line (azure-cli is asked for it through a pipe).
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <sodium.h>
+
+#include "net.h"
+
+extern char **environ;
+
+/*
+ * Keep the first line of buf[len] (guarded memory) and check it is a
+ * token: printable ASCII, no spaces.  Returns a new secret of exactly the
+ * token's bytes.
+ */
+static int
+token_from_text(const char *buf, size_t len, const char *from,
+    struct sd_secret **out, struct sd_err *e)
+{
+	size_t n = 0, i, k;
+
+	*out = NULL;
+	while (n < len && buf[n] != '\n')
+		n++;
+	while (n > 0 && (buf[n - 1] == '\r' || buf[n - 1] == ' ' ||
+	    buf[n - 1] == '\t'))
+		n--;
+	i = 0;
+	while (i < n && (buf[i] == ' ' || buf[i] == '\t'))
+		i++;
+	if (i == n)
+		return sd_err_set(e, SD_ERR_FORMAT, "%s: no access token (the "
+		    "first line is empty)", from);
+	for (k = i; k < n; k++)
+		if ((unsigned char)buf[k] <= 0x20 || (unsigned char)buf[k] >= 0x7f)
+			return sd_err_set(e, SD_ERR_FORMAT, "%s: not an access "
+			    "token (the first line holds a space or a "
+			    "non-printable character)", from);
+	if ((*out = sd_secret_dup((const uint8_t *)buf + i, n - i)) == NULL)
+		return sd_err_set(e, SD_ERR_ALLOC, "out of locked memory");
+	return 0;
+}
+
+/* Read fd to its end (at most NET_MAX_TOKEN bytes) into guarded memory. */
+static int
+read_secret_fd(int fd, const char *from, struct sd_secret **out,
+    struct sd_err *e)
+{
+	struct sd_secret *buf = NULL;
+	size_t len = 0;
+	ssize_t n;
+	int r = SD_ERR_INTERNAL;
+
+	*out = NULL;
+	if ((buf = sd_secret_new(NET_MAX_TOKEN + 1)) == NULL) {
+		r = sd_err_set(e, SD_ERR_ALLOC, "out of locked memory");
+		goto out;
+	}
+	for (;;) {
+		n = read(fd, buf->p + len, buf->len - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			r = sd_err_set(e, SD_ERR_IO, "%s: %s", from,
+			    strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > NET_MAX_TOKEN) {
+			r = sd_err_set(e, SD_ERR_LIMIT, "%s: larger than %u "
+			    "bytes; not an access token", from, NET_MAX_TOKEN);
+			goto out;
+		}
+	}
+	buf->len = len;
+	*out = buf;
+	buf = NULL;
+	r = 0;
+ out:
+	sd_secret_free(buf);
+	return r;
+}
+
+static int
+token_from_file(const char *path, struct sd_secret **out, struct sd_err *e)
+{
+	struct sd_secret *text = NULL;
+	struct stat st;
+	char from[512];
+	int fd = -1, r = SD_ERR_INTERNAL;
+
+	*out = NULL;
+	snprintf(from, sizeof(from), "--access-token-file %s", path);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		r = sd_err_set(e, SD_ERR_IO, "%s: %s", from, strerror(errno));
+		goto out;
+	}
+	if (fstat(fd, &st) == -1 || S_ISDIR(st.st_mode)) {
+		r = sd_err_set(e, SD_ERR_IO, "%s: not a file", from);
+		goto out;
+	}
+	if ((r = read_secret_fd(fd, from, &text, e)) != 0 ||
+	    (r = token_from_text((const char *)text->p, text->len, from, out,
+	    e)) != 0)
+		goto out;
+	r = 0;
+ out:
+	if (fd != -1)
+		close(fd);
+	sd_secret_free(text);
+	return r;
+}
+
+static int
+token_from_env(const char *val, struct sd_secret **out, struct sd_err *e)
+{
+	int r;
+
+	r = token_from_text(val, strlen(val), NET_TOKEN_ENV_NAME, out, e);
+	/*
+	 * Wipe the value where it lies (other processes of the user can read
+	 * it in /proc/PID/environ) and keep it from any child process.
+	 */
+	sodium_memzero((char *)val, strlen(val));
+	unsetenv(NET_TOKEN_ENV_NAME);
+	return r;
+}
+
+/* Is an executable named name in PATH? */
+static int
+in_path(const char *name)
+{
+	const char *path = getenv("PATH"), *p, *end;
+	char full[4096];
+
+	if (path == NULL || *path == '\0')
+		return 0;
+	for (p = path; *p != '\0'; p = *end ? end + 1 : end) {
+		if ((end = strchr(p, ':')) == NULL)
+			end = p + strlen(p);
+		if (end == p)
+			continue;
+		if (snprintf(full, sizeof(full), "%.*s/%s", (int)(end - p), p,
+		    name) >= (int)sizeof(full))
+			continue;
+		if (access(full, X_OK) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* azure-cli's token for the Managed HSM data plane, through a pipe. */
+static int
+token_from_az(struct sd_secret **out, struct sd_err *e)
+{
+	static char *const argv[] = {
+		"az", "account", "get-access-token", "--resource",
+		NET_TOKEN_RESOURCE, "--query", "accessToken", "--output", "tsv",
+		NULL
+	};
+	posix_spawn_file_actions_t fa;
+	struct sd_secret *text = NULL;
+	const char *from = "az account get-access-token";
+	pid_t pid = -1;
+	int fds[2] = { -1, -1 }, status, fa_ok = 0, r = SD_ERR_INTERNAL, rc;
+
+	*out = NULL;
+	if (pipe2(fds, O_CLOEXEC) == -1) {
+		r = sd_err_set(e, SD_ERR_IO, "%s: %s", from, strerror(errno));
+		goto out;
+	}
+	if (posix_spawn_file_actions_init(&fa) != 0) {
+		r = sd_err_set(e, SD_ERR_ALLOC, "out of memory");
+		goto out;
+	}
+	fa_ok = 1;
+	if (posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)
+	    != 0 || posix_spawn_file_actions_adddup2(&fa, fds[1], 1) != 0) {
+		r = sd_err_set(e, SD_ERR_ALLOC, "out of memory");
+		goto out;
+	}
+	if ((rc = posix_spawnp(&pid, "az", &fa, NULL, argv, environ)) != 0) {
+		pid = -1;
+		r = sd_err_set(e, SD_ERR_IO, "%s: cannot run az: %s", from,
+		    strerror(rc));
+		goto out;
+	}
+	close(fds[1]);
+	fds[1] = -1;
+	r = read_secret_fd(fds[0], from, &text, e);
+	close(fds[0]);
+	fds[0] = -1;
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
+	pid = -1;
+	if (r != 0)
+		goto out;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		r = sd_err_set(e, SD_ERR_AUTH, "%s failed (%s %d); log in with "
+		    "'az login', or give the token with --access-token-file",
+		    from, WIFEXITED(status) ? "exit" : "signal",
+		    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+		goto out;
+	}
+	if ((r = token_from_text((const char *)text->p, text->len, from, out,
+	    e)) != 0)
+		goto out;
+	r = 0;
+ out:
+	if (fa_ok)
+		posix_spawn_file_actions_destroy(&fa);
+	if (fds[0] != -1)
+		close(fds[0]);
+	if (fds[1] != -1)
+		close(fds[1]);
+	if (pid != -1)
+		while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+			;
+	sd_secret_free(text);
+	return r;
+}
+
+int
+net_token_load(const char *file, struct sd_secret **token,
+    enum net_token_source *source, struct sd_err *e)
+{
+	const char *env;
+
+	*token = NULL;
+	if (file != NULL) {
+		*source = NET_TOKEN_FILE;
+		return token_from_file(file, token, e);
+	}
+	if ((env = getenv(NET_TOKEN_ENV_NAME)) != NULL && *env != '\0') {
+		*source = NET_TOKEN_ENV;
+		return token_from_env(env, token, e);
+	}
+	if (in_path("az")) {
+		*source = NET_TOKEN_AZ;
+		return token_from_az(token, e);
+	}
+	return sd_err_set(e, SD_ERR_ARG, "no access token: give "
+	    "--access-token-file FILE, set " NET_TOKEN_ENV_NAME ", or install "
+	    "azure-cli and run 'az login' (the token is for %s)",
+	    NET_TOKEN_RESOURCE);
+}
+
+/* --- URLs ---------------------------------------------------------------- */
+
+static int
+is_loopback(const char *host)
+{
+	struct in_addr a4;
+
+	if (strcasecmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0)
+		return 1;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	return 0;
+}
+
+int
+net_url_check(const char *url, char **out, struct sd_err *e)
+{
+	CURLU *u = NULL;
+	char *scheme = NULL, *host = NULL, *path = NULL, *query = NULL;
+	char *user = NULL, *port = NULL, *s = NULL;
+	char shown[128];
+	int r = SD_ERR_INTERNAL;
+
+	*out = NULL;
+	net_printable(url, strlen(url), shown, sizeof(shown));
+	if ((u = curl_url()) == NULL) {
+		r = sd_err_set(e, SD_ERR_ALLOC, "out of memory");
+		goto out;
+	}
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+		r = sd_err_set(e, SD_ERR_ARG, "%s: not a URL (expected "
+		    "https://HOST)", shown);
+		goto out;
+	}
+	(void)curl_url_get(u, CURLUPART_PATH, &path, 0);
+	(void)curl_url_get(u, CURLUPART_QUERY, &query, 0);
+	(void)curl_url_get(u, CURLUPART_USER, &user, 0);
+	(void)curl_url_get(u, CURLUPART_PORT, &port, 0);
+	if (strcmp(scheme, "https") != 0 &&
+	    !(strcmp(scheme, "http") == 0 && is_loopback(host))) {
+		r = sd_err_set(e, SD_ERR_ARG, "%s: only https:// is allowed "
+		    "(http:// only to a loopback address, for the simulator)",
+		    shown);
+		goto out;
+	}
+	if ((path != NULL && strcmp(path, "/") != 0 && *path != '\0') ||
+	    query != NULL || user != NULL) {
+		r = sd_err_set(e, SD_ERR_ARG, "%s: give only the HSM's base URL, "
+		    "https://HOST[:PORT], without a path, query or user name",
+		    shown);
+		goto out;
+	}
+	if (asprintf(&s, "%s://%s%s%s", scheme, host, port ? ":" : "",
+	    port ? port : "") == -1) {
+		s = NULL;
+		r = sd_err_set(e, SD_ERR_ALLOC, "out of memory");
+		goto out;
+	}
+	*out = s;
+	s = NULL;
+	r = 0;
+ out:
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(path);
+	curl_free(query);
+	curl_free(user);
+	curl_free(port);
+	curl_url_cleanup(u);
+	free(s);
+	return r;
+}
+
+int
+net_url_for_name(const char *name, char **out, struct sd_err *e)
+{
+	char shown[64];
+	size_t i, n = strlen(name);
+
+	*out = NULL;
+	net_printable(name, n, shown, sizeof(shown));
+	if (n < 3 || n > 24)
+		return sd_err_set(e, SD_ERR_ARG, "--hsm-name %s: a Managed HSM "
+		    "name has 3 to 24 characters", shown);
+	for (i = 0; i < n; i++)
+		if (!isascii((unsigned char)name[i]) ||
+		    !(isalnum((unsigned char)name[i]) || name[i] == '-'))
+			return sd_err_set(e, SD_ERR_ARG, "--hsm-name %s: only "
+			    "letters, digits and hyphens are allowed (for "
+			    "another cloud or a private endpoint, use "
+			    "--hsm-url)", shown);
+	if (asprintf(out, "https://%s.managedhsm.azure.net", name) == -1) {
+		*out = NULL;
+		return sd_err_set(e, SD_ERR_ALLOC, "out of memory");
+	}
+	return 0;
+}

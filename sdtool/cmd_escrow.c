@@ -1,0 +1,1187 @@
+/*
+ * sdtool escrow: paper copies of an officer's wrapping key, and the key
+ * back from paper.
+ *
+ *   print    a key file -> a sheet (PDF with QR codes and typed lines, or
+ *            plain text), encrypted with a new passphrase by default
+ *   restore  typed lines, QR code texts or scanned images -> the key file
+ *   check    the same, writing nothing: does this sheet still give the key?
+ *
+ * The payload and its encodings are shares/escrow.c; the layout and the
+ * scanning are escrow_sheet.c.  Here: reading the key, the passphrases,
+ * the checks against the certificate, and telling the officer.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/decoder.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <sodium.h>
+
+#include "certgen.h"
+#include "cli.h"
+#include "escrow_sheet.h"
+#include "verbs.h"
+#include "../hw/key.h"
+#include "../shares/escrow.h"
+
+#define SYNOPSIS "print | restore | check ..."
+#define PRINT_SYNOPSIS "--key KEY [--cert CERT] --out SHEET " \
+	"[--officer NAME] [--hsm NAME] [--index I] [--format pdf | text] " \
+	"[--paper a4 | letter] [--passphrase | --no-passphrase] " \
+	"[--password-file FILE] [--new-password-file FILE] [--json]"
+#define RESTORE_SYNOPSIS "(--text FILE | --qr FILE ... | --scan IMAGE ...) " \
+	"--out KEY [--cert CERT] [--password-file FILE] " \
+	"[--new-password-file FILE | --no-passphrase] [--json]"
+#define CHECK_SYNOPSIS "(--text FILE | --qr FILE ... | --scan IMAGE ...) " \
+	"[--cert CERT] [--password-file FILE] [--json]"
+
+#define ESC_MAX_INPUT (1u << 20)    /* largest key, text or QR text file read */
+#define MIN_RSA_BITS 2048
+
+/*
+ * Files that may hold secrets (a key file; typed lines or QR texts of a
+ * plain sheet) are read into guarded memory.  A pipe is fine:
+ * `--text <(...)`.  NUL-terminated.
+ */
+static int
+read_secret_file(const char *path, struct sd_secret **out)
+{
+	struct sd_secret *s = NULL;
+	struct stat st;
+	ssize_t n;
+	size_t len = 0;
+	int fd = -1, ret = -1;
+
+	*out = NULL;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
+		cli_error("%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (fstat(fd, &st) == -1 || S_ISDIR(st.st_mode)) {
+		cli_error("%s: is a directory, or cannot be read", path);
+		goto out;
+	}
+	if ((s = sd_secret_new(ESC_MAX_INPUT + 1)) == NULL) {
+		cli_error("out of locked memory");
+		goto out;
+	}
+	for (;;) {
+		n = read(fd, s->p + len, ESC_MAX_INPUT + 1 - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			cli_error("%s: %s", path, strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > ESC_MAX_INPUT) {
+			cli_error("%s: larger than %u bytes", path, ESC_MAX_INPUT);
+			goto out;
+		}
+	}
+	s->p[len] = '\0';
+	s->len = len;
+	*out = s;
+	s = NULL;
+	ret = 0;
+ out:
+	sd_secret_free(s);
+	if (fd != -1)
+		close(fd);
+	return ret;
+}
+
+/*
+ * Opening the key file.  The key's passphrase (--password-file or the
+ * terminal) is asked once; the second decoding attempt, which only tells
+ * a non-RSA key from a bad file, reuses it.
+ */
+struct key_pw {
+	struct cli_pass *pass;
+	const char *ref;
+	int asked, given, failed;
+	char *cache;          /* guarded */
+};
+
+static int
+key_pw_cb(char *buf, size_t size, size_t *len, const OSSL_PARAM params[],
+    void *arg)
+{
+	struct key_pw *k = arg;
+	char *tmp;
+	size_t n;
+
+	(void)params;
+	k->asked++;
+	if (k->cache == NULL) {
+		if ((tmp = sodium_malloc(HW_MAX_PASSPHRASE)) == NULL) {
+			k->failed = 1;
+			return 0;
+		}
+		sodium_memzero(tmp, HW_MAX_PASSPHRASE);
+		if (cli_passphrase(k->pass, k->ref, tmp, HW_MAX_PASSPHRASE)
+		    != 0) {
+			sodium_free(tmp);
+			k->failed = 1;
+			return 0;
+		}
+		k->cache = tmp;
+	}
+	if ((n = strlen(k->cache)) > size) {
+		k->failed = 1;
+		return 0;
+	}
+	memcpy(buf, k->cache, n);
+	*len = n;
+	k->given++;
+	return 1;
+}
+
+static int
+decode_key(const struct sd_secret *file, const char *keytype,
+    struct key_pw *pw, EVP_PKEY **pkey)
+{
+	OSSL_DECODER_CTX *dctx;
+	const unsigned char *p = file->p;
+	size_t left = file->len;
+	int ok;
+
+	*pkey = NULL;
+	if ((dctx = OSSL_DECODER_CTX_new_for_pkey(pkey, NULL, NULL, keytype,
+	    OSSL_KEYMGMT_SELECT_KEYPAIR, NULL, NULL)) == NULL)
+		return -1;
+	ok = OSSL_DECODER_CTX_set_passphrase_cb(dctx, key_pw_cb, pw) == 1 &&
+	    OSSL_DECODER_from_data(dctx, &p, &left) == 1 && *pkey != NULL;
+	OSSL_DECODER_CTX_free(dctx);
+	if (!ok) {
+		EVP_PKEY_free(*pkey);
+		*pkey = NULL;
+	}
+	return ok ? 0 : -1;
+}
+
+/* The RSA private key in path, asking its passphrase if it has one. */
+static int
+load_key(const char *path, const char *passfile, EVP_PKEY **out,
+    int *encrypted)
+{
+	struct cli_pass pass = { passfile, 0, NULL, 0 };
+	struct key_pw pw = { &pass, path, 0, 0, 0, NULL };
+	struct sd_secret *file = NULL;
+	EVP_PKEY *pkey = NULL;
+	int ret = -1;
+
+	*out = NULL;
+	if (read_secret_file(path, &file) != 0)
+		goto out;
+	if (decode_key(file, "RSA", &pw, &pkey) != 0 &&
+	    (pw.failed || decode_key(file, NULL, &pw, &pkey) != 0)) {
+		if (pw.failed && pw.cache == NULL) {
+			/* a password file's trouble is already told */
+			if (passfile == NULL)
+				cli_error("%s: the key is encrypted and there is "
+				    "no terminal to ask its passphrase; use "
+				    "--password-file", path);
+		} else if (pw.failed)
+			cli_error("%s: passphrase longer than OpenSSL accepts",
+			    path);
+		else if (pw.given)
+			cli_error("%s: wrong passphrase", path);
+		else
+			cli_error("%s: not a private key (PEM or DER, PKCS#1 or "
+			    "PKCS#8)", path);
+		goto out;
+	}
+	if (!EVP_PKEY_is_a(pkey, "RSA")) {
+		cli_error("%s: not an RSA key (%s); only RSA wrapping keys are "
+		    "escrowed", path, EVP_PKEY_get0_type_name(pkey));
+		goto out;
+	}
+	if (EVP_PKEY_get_bits(pkey) < MIN_RSA_BITS) {
+		cli_error("%s: RSA-%d; a wrapping key has at least %d bits", path,
+		    EVP_PKEY_get_bits(pkey), MIN_RSA_BITS);
+		goto out;
+	}
+	*encrypted = pw.given > 0;
+	*out = pkey;
+	pkey = NULL;
+	ret = 0;
+ out:
+	ERR_clear_error();
+	EVP_PKEY_free(pkey);
+	sodium_free(pw.cache);
+	cli_pass_clear(&pass);
+	sd_secret_free(file);
+	return ret;
+}
+
+/* The key as PKCS#8 DER, written straight into guarded memory. */
+static int
+key_der(EVP_PKEY *pkey, struct sd_secret **out)
+{
+	PKCS8_PRIV_KEY_INFO *p8 = NULL;
+	struct sd_secret *der = NULL;
+	unsigned char *q;
+	int n, ret = -1;
+
+	*out = NULL;
+	if ((p8 = EVP_PKEY2PKCS8(pkey)) == NULL ||
+	    (n = i2d_PKCS8_PRIV_KEY_INFO(p8, NULL)) <= 0 ||
+	    (size_t)n > ESCROW_MAX_KEY_DER ||
+	    (der = sd_secret_new((size_t)n)) == NULL) {
+		cli_error("encoding the key as PKCS#8 failed");
+		goto out;
+	}
+	q = der->p;
+	if (i2d_PKCS8_PRIV_KEY_INFO(p8, &q) != n) {
+		cli_error("encoding the key as PKCS#8 failed");
+		goto out;
+	}
+	*out = der;
+	der = NULL;
+	ret = 0;
+ out:
+	sd_secret_free(der);
+	PKCS8_PRIV_KEY_INFO_free(p8);   /* clears the key material */
+	return ret;
+}
+
+/* The key back from PKCS#8 DER. */
+static int
+der_key(const struct sd_secret *der, EVP_PKEY **out)
+{
+	PKCS8_PRIV_KEY_INFO *p8;
+	const unsigned char *q = der->p;
+
+	*out = NULL;
+	if ((p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &q, (long)der->len)) != NULL)
+		*out = EVP_PKCS82PKEY(p8);
+	PKCS8_PRIV_KEY_INFO_free(p8);
+	ERR_clear_error();
+	if (*out == NULL) {
+		cli_error("the key on the sheet cannot be decoded");
+		return -1;
+	}
+	if (!EVP_PKEY_is_a(*out, "RSA")) {
+		cli_error("the key on the sheet is not an RSA key");
+		EVP_PKEY_free(*out);
+		*out = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* SHA-256 of the certificate's DER, the raw x5t_256. */
+static int
+cert_x5t_raw(X509 *cert, uint8_t out[static ESCROW_HASH_LEN])
+{
+	unsigned char *der = NULL;
+	unsigned int md_len = 0;
+	int n, ok;
+
+	if ((n = i2d_X509(cert, &der)) <= 0)
+		return -1;
+	ok = EVP_Digest(der, (size_t)n, out, &md_len, EVP_sha256(), NULL) == 1 &&
+	    md_len == ESCROW_HASH_LEN;
+	OPENSSL_free(der);
+	return ok ? 0 : -1;
+}
+
+/* "CN=...,O=..." in UTF-8, cut at a character boundary to fit a sheet. */
+static void
+cert_subject(X509 *cert, char out[static ESCROW_MAX_SUBJECT + 1])
+{
+	BIO *bio;
+	char *data;
+	long n;
+	size_t len;
+
+	out[0] = '\0';
+	if ((bio = BIO_new(BIO_s_mem())) == NULL)
+		return;
+	if (X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0,
+	    XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0 &&
+	    (n = BIO_get_mem_data(bio, &data)) > 0) {
+		len = (size_t)n;
+		if (len > ESCROW_MAX_SUBJECT) {
+			len = ESCROW_MAX_SUBJECT;
+			while (len > 0 && ((unsigned char)data[len] & 0xc0) ==
+			    0x80)
+				len--;
+		}
+		memcpy(out, data, len);
+		out[len] = '\0';
+	}
+	BIO_free(bio);
+	if (escrow_check_text("subject", out, ESCROW_MAX_SUBJECT, NULL) != 0)
+		snprintf(out, ESCROW_MAX_SUBJECT + 1, "(not printable)");
+}
+
+/*
+ * The certificate beside a key, as the other verbs find it: the key's
+ * name with ".cer" in place of its extension.
+ */
+static char *
+cert_beside(const char *key)
+{
+	const char *base, *dot;
+	char *path;
+	size_t stem;
+
+	base = strrchr(key, '/');
+	base = base != NULL ? base + 1 : key;
+	dot = strrchr(base, '.');
+	stem = dot != NULL && dot != base ? (size_t)(dot - key) : strlen(key);
+	if ((path = malloc(stem + sizeof(".cer"))) == NULL)
+		return NULL;
+	memcpy(path, key, stem);
+	memcpy(path + stem, ".cer", sizeof(".cer"));
+	return path;
+}
+
+/* keygen names keys cert_<I>.key: the index, or ESCROW_NO_INDEX. */
+static int
+index_from_name(const char *key)
+{
+	const char *base = strrchr(key, '/');
+	char *end;
+	long v;
+
+	base = base != NULL ? base + 1 : key;
+	if (strncmp(base, "cert_", 5) != 0 || base[5] < '0' || base[5] > '9')
+		return ESCROW_NO_INDEX;
+	errno = 0;
+	v = strtol(base + 5, &end, 10);
+	if (errno != 0 || v > ESCROW_MAX_INDEX || (*end != '\0' && *end != '.'))
+		return ESCROW_NO_INDEX;
+	return (int)v;
+}
+
+static const char *
+base_name(const char *path)
+{
+	const char *b = strrchr(path, '/');
+
+	return b != NULL && b[1] != '\0' ? b + 1 : path;
+}
+
+static void
+iso_time(uint64_t t, char out[static 32])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		out[0] = '\0';
+}
+
+/* --- print ------------------------------------------------------------- */
+
+enum { O_KEY = 1, O_CERT, O_OUT, O_OFFICER, O_HSM, O_INDEX, O_FORMAT,
+	O_PAPER, O_PASS, O_NOPASS, O_PASSFILE, O_NEWPASSFILE, O_JSON, O_TEXT,
+	O_QR, O_SCAN };
+
+static const struct opt print_opts[] = {
+	{ O_KEY, "key", 0, OPT_VALUE, "KEY", "the private key file to escrow" },
+	{ O_CERT, "cert", 0, OPT_VALUE, "CERT",
+	    "its certificate (default: beside the key, as .cer)" },
+	{ O_OUT, "out", 0, OPT_VALUE, "SHEET",
+	    "the sheet to write (must not exist)" },
+	{ O_OFFICER, "officer", 0, OPT_VALUE, "NAME",
+	    "the officer who holds the key, printed on the sheet" },
+	{ O_HSM, "hsm", 0, OPT_VALUE, "NAME", "the HSM's name, likewise" },
+	{ O_INDEX, "index", 0, OPT_VALUE, "I",
+	    "the key's index (default: from a name cert_I.key)" },
+	{ O_FORMAT, "format", 0, OPT_VALUE, "pdf|text",
+	    "PDF with QR codes (default), or plain text" },
+	{ O_PAPER, "paper", 0, OPT_VALUE, "a4|letter",
+	    "paper size of the PDF (default a4)" },
+	{ O_PASS, "passphrase", 0, OPT_FLAG, NULL,
+	    "encrypt the sheet with a new passphrase (the default)" },
+	{ O_NOPASS, "no-passphrase", 0, OPT_FLAG, NULL,
+	    "do not encrypt the sheet: the key in the clear on paper" },
+	{ O_PASSFILE, "password-file", 0, OPT_VALUE, "FILE",
+	    "the key file's passphrase, from FILE's first line" },
+	{ O_NEWPASSFILE, "new-password-file", 0, OPT_VALUE, "FILE",
+	    "the sheet's new passphrase, from FILE's first line" },
+	{ O_JSON, "json", 0, OPT_FLAG, NULL, "report as JSON" },
+	{ 0, NULL, 0, 0, NULL, NULL }
+};
+
+struct print_args {
+	const char *key, *cert, *out, *officer, *hsm, *passfile, *newpassfile;
+	long index;
+	int have_index, text, letter, pass, no_pass, json;
+};
+
+static int
+print_parse(int argc, char **argv, struct print_args *a)
+{
+	struct opt_parser p;
+	struct sd_err e = { "" };
+	const char *val;
+	int id;
+
+	memset(a, 0, sizeof(*a));
+	opt_init(&p, argc, argv, print_opts);
+	while ((id = opt_next(&p, &val)) != OPT_END) {
+		switch (id) {
+		case O_KEY: a->key = val; break;
+		case O_CERT: a->cert = val; break;
+		case O_OUT: a->out = val; break;
+		case O_OFFICER: a->officer = val; break;
+		case O_HSM: a->hsm = val; break;
+		case O_INDEX:
+			if (opt_int(&p, "--index", val, 0, SD_MAX_SHARES - 1,
+			    &a->index) != 0)
+				return cli_usage_error("%s", p.errbuf);
+			a->have_index = 1;
+			break;
+		case O_FORMAT:
+			if (strcmp(val, "pdf") == 0)
+				a->text = 0;
+			else if (strcmp(val, "text") == 0)
+				a->text = 1;
+			else
+				return cli_usage_error("--format: '%s'; use pdf "
+				    "or text", val);
+			break;
+		case O_PAPER:
+			if (strcmp(val, "a4") == 0)
+				a->letter = 0;
+			else if (strcmp(val, "letter") == 0)
+				a->letter = 1;
+			else
+				return cli_usage_error("--paper: '%s'; use a4 "
+				    "or letter", val);
+			break;
+		case O_PASS: a->pass = 1; break;
+		case O_NOPASS: a->no_pass = 1; break;
+		case O_PASSFILE: a->passfile = val; break;
+		case O_NEWPASSFILE: a->newpassfile = val; break;
+		case O_JSON: a->json = 1; break;
+		case OPT_HELP:
+			cli_usage(stdout, PRINT_SYNOPSIS, print_opts);
+			return -1;
+		case OPT_ERROR: return cli_usage_error("%s", p.errbuf);
+		default: return cli_usage_error("unexpected argument '%s'", val);
+		}
+	}
+	if (a->key == NULL || a->out == NULL)
+		return cli_usage_error("--key and --out are required");
+	if (a->pass && a->no_pass)
+		return cli_usage_error("--passphrase and --no-passphrase "
+		    "contradict each other");
+	if (a->no_pass && a->newpassfile != NULL)
+		return cli_usage_error("--no-passphrase and --new-password-file "
+		    "contradict each other");
+	if (a->officer != NULL &&
+	    escrow_check_text("--officer", a->officer, ESCROW_MAX_NAME, &e) != 0)
+		return cli_usage_error("%s", e.msg);
+	if (a->hsm != NULL &&
+	    escrow_check_text("--hsm", a->hsm, ESCROW_MAX_NAME, &e) != 0)
+		return cli_usage_error("%s", e.msg);
+	return 0;
+}
+
+/*
+ * Before anything is written, the sheet's two encodings are read back in
+ * memory and must give the payload again, and every QR code drawn must
+ * read back with zbar.
+ */
+static int
+print_selfcheck(const struct sd_secret *payload, const struct sd_secret *text,
+    const struct escrow_parts *parts, int pdf)
+{
+	struct escrow_text_report rep;
+	struct escrow_qr_set *set = NULL;
+	struct sd_secret *a = NULL, *b = NULL;
+	struct sd_err e = { "" };
+	size_t i;
+	int ret = -1;
+
+	if (escrow_text_decode((const char *)text->p, text->len, &rep, &a,
+	    &e) != 0 || a->len != payload->len ||
+	    sodium_memcmp(a->p, payload->p, payload->len) != 0) {
+		cli_error("the typed copy does not read back (%s); not writing "
+		    "the sheet", e.msg);
+		goto out;
+	}
+	if (escrow_qr_set_new(&set) != 0) {
+		cli_error("out of memory");
+		goto out;
+	}
+	for (i = 0; i < parts->n; i++)
+		if (escrow_qr_add(set, parts->text[i], strlen(parts->text[i]),
+		    &e) != 0)
+			break;
+	if (i != parts->n || escrow_qr_join(set, &b, &e) != 0 ||
+	    b->len != payload->len ||
+	    sodium_memcmp(b->p, payload->p, payload->len) != 0) {
+		cli_error("the QR parts do not read back (%s); not writing the "
+		    "sheet", e.msg);
+		goto out;
+	}
+	if (pdf && sheet_qr_selfcheck(parts) != 0)
+		goto out;
+	ret = 0;
+ out:
+	escrow_qr_set_free(set);
+	sd_secret_free(a);
+	sd_secret_free(b);
+	return ret;
+}
+
+static void
+print_report(const struct print_args *a, const struct escrow_header *h,
+    const char *cert_path, const char *x5t, int bits, size_t nparts,
+    size_t nlines, int pages)
+{
+	char id[ESCROW_ID_CHARS + 1], when[32];
+	json_t *o;
+
+	escrow_b32_encode(h->sheet_id, ESCROW_ID_LEN, id);
+	if (a->json) {
+		iso_time(h->created, when);
+		o = json_pack("{s:s, s:s, s:s?, s:i, s:s, s:s, s:s?, s:s?, s:o, "
+		    "s:s, s:s, s:s, s:i, s:b, s:o, s:i, s:i}",
+		    "sheet", a->out, "format", a->text ? "text" : "pdf",
+		    "paper", a->text ? NULL : a->letter ? "letter" : "a4",
+		    "pages", pages, "sheet_id", id, "key", a->key,
+		    "cert", cert_path, "x5t_256", x5t,
+		    "key_index", h->key_index == ESCROW_NO_INDEX ? json_null() :
+		    json_integer(h->key_index),
+		    "officer", h->officer, "hsm", h->hsm, "created", when,
+		    "bits", bits, "encrypted", h->encrypted,
+		    "kdf", h->encrypted ? json_pack("{s:s, s:i, s:i}",
+		    "algorithm", "argon2id", "opslimit", (int)h->opslimit,
+		    "memlimit_kib", (int)h->memlimit_kib) : json_null(),
+		    "qr_parts", (int)nparts, "text_lines", (int)nlines);
+		if (o == NULL) {
+			cli_error("out of memory");
+			return;
+		}
+		cli_print_json(o);
+		json_decref(o);
+		return;
+	}
+	if (a->text)
+		printf("escrow sheet written to %s (plain text, %zu typed "
+		    "lines)\n", a->out, nlines);
+	else
+		printf("escrow sheet written to %s (%d page%s, %s, %zu QR code%s "
+		    "and %zu typed lines)\n", a->out, pages, pages == 1 ? "" : "s",
+		    a->letter ? "US Letter" : "A4", nparts, nparts == 1 ? "" : "s",
+		    nlines);
+	printf("  sheet id  %s\n", id);
+	printf("  key       %s, RSA-%d", a->key, bits);
+	if (h->key_index != ESCROW_NO_INDEX)
+		printf(", key index %d", h->key_index);
+	printf("\n");
+	if (x5t != NULL)
+		printf("  x5t_256   %s  (%s)\n", x5t, cert_path);
+	if (h->encrypted)
+		printf("  encrypted with the sheet's passphrase (Argon2id, %u MiB, "
+		    "%u passes)\n", h->memlimit_kib / 1024, h->opslimit);
+	else
+		printf("  NOT encrypted: the key is in the clear on the sheet\n");
+	printf("Print it, check the printout (sdtool escrow check --scan or "
+	    "--text), then\ndelete %s: it is a copy of the key.\n", a->out);
+}
+
+static int
+escrow_print(int argc, char **argv)
+{
+	struct print_args a;
+	struct escrow_header h;
+	struct escrow_kdf kdf;
+	struct escrow_parts *parts = NULL;
+	struct sd_secret *der = NULL, *payload = NULL, *text = NULL;
+	struct sd_secret *sheet = NULL;
+	struct sd_err e = { "" };
+	struct sheet s;
+	struct stat st;
+	EVP_PKEY *pkey = NULL;
+	X509 *cert = NULL;
+	char *cert_path = NULL, *pass = NULL, x5t[SD_X5T_LEN + 1];
+	int r, bits, key_encrypted = 0, pages = 0, ret = EXIT_FAIL;
+
+	if ((r = print_parse(argc, argv, &a)) != 0)
+		return r < 0 ? EXIT_OK : r;
+	if (cli_refuse_existing(a.out) != 0)
+		return EXIT_FAIL;
+
+	/* the certificate first: a mismatch should not cost a passphrase */
+	if (a.cert != NULL) {
+		if ((cert_path = strdup(a.cert)) == NULL)
+			goto oom;
+	} else if ((cert_path = cert_beside(a.key)) == NULL)
+		goto oom;
+	if (a.cert == NULL && stat(cert_path, &st) == -1 && errno == ENOENT) {
+		cli_warn("%s: no certificate beside the key (%s); the sheet "
+		    "will not carry its x5t_256 thumbprint", a.key, cert_path);
+		free(cert_path);
+		cert_path = NULL;
+	} else if ((r = hw_cert_load(cert_path, &cert, &e)) != 0) {
+		cli_core_error(r, &e, "%s", cert_path);
+		goto out;
+	}
+	if (load_key(a.key, a.passfile, &pkey, &key_encrypted) != 0)
+		goto out;
+	bits = EVP_PKEY_get_bits(pkey);
+	if (cert != NULL && EVP_PKEY_eq(X509_get0_pubkey(cert), pkey) != 1) {
+		cli_error("%s: does not match its certificate %s", a.key,
+		    cert_path);
+		goto out;
+	}
+	if (key_der(pkey, &der) != 0)
+		goto out;
+
+	memset(&h, 0, sizeof(h));
+	h.created = (uint64_t)time(NULL);
+	h.key_index = a.have_index ? (int)a.index : index_from_name(a.key);
+	snprintf(h.hsm, sizeof(h.hsm), "%s", a.hsm ? a.hsm : "");
+	snprintf(h.officer, sizeof(h.officer), "%s", a.officer ? a.officer :
+	    "");
+	snprintf(h.version, sizeof(h.version), "%s", SDTOOL_VERSION);
+	x5t[0] = '\0';
+	if (cert != NULL) {
+		h.has_cert = 1;
+		if (cert_x5t_raw(cert, h.x5t_256) != 0 ||
+		    hw_cert_x5t256(cert, x5t) != 0) {
+			cli_error("%s: cannot compute its thumbprint", cert_path);
+			goto out;
+		}
+		cert_subject(cert, h.subject);
+	}
+
+	if (!a.no_pass) {
+		if ((pass = sodium_malloc(HW_MAX_PASSPHRASE)) == NULL)
+			goto oom;
+		sodium_memzero(pass, HW_MAX_PASSPHRASE);
+		/* here the option is --new-password-file, not --password-file */
+		if (a.newpassfile == NULL && !cli_have_tty()) {
+			cli_error("the escrow sheet: no terminal to ask for its "
+			    "new passphrase; use --new-password-file or "
+			    "--no-passphrase");
+			goto out;
+		}
+		if (cli_new_passphrase(a.newpassfile, "the escrow sheet", pass,
+		    HW_MAX_PASSPHRASE) != 0)
+			goto out;
+	} else
+		cli_warn("%s: the sheet will not be encrypted: whoever reads it "
+		    "holds the key", a.out);
+
+	escrow_kdf_default(&kdf);
+	if ((r = escrow_seal(&h, der->p, der->len, pass, &kdf, NULL, &payload,
+	    &e)) != 0) {
+		cli_core_error(r, &e, "%s", a.key);
+		goto out;
+	}
+	if ((r = escrow_qr_split(payload->p, payload->len, &parts, &e)) != 0 ||
+	    (r = escrow_text_encode(payload->p, payload->len, &text, &e)) != 0) {
+		cli_core_error(r, &e, "encoding the sheet");
+		goto out;
+	}
+	if (print_selfcheck(payload, text, parts, !a.text) != 0)
+		goto out;
+
+	memset(&s, 0, sizeof(s));
+	s.h = &h;
+	s.parts = parts;
+	s.text = (const char *)text->p;
+	s.n_lines = escrow_text_lines(payload->len);
+	s.bits = bits;
+	s.key_name = base_name(a.key);
+	s.cert_name = cert_path != NULL ? base_name(cert_path) : NULL;
+	if (a.text ? sheet_text(&s, &sheet) != 0 :
+	    sheet_pdf(&s, a.letter ? SHEET_LETTER : SHEET_A4, &sheet,
+	    &pages) != 0)
+		goto out;
+	/* it is a copy of the key, encrypted or not: 0600 like the key */
+	if (cli_write_new_file(a.out, sheet->p, sheet->len, 0600) != 0)
+		goto out;
+	print_report(&a, &h, cert_path, x5t[0] ? x5t : NULL, bits, parts->n,
+	    s.n_lines, pages);
+	ret = EXIT_OK;
+	goto out;
+ oom:
+	cli_error("out of memory");
+ out:
+	sodium_free(pass);
+	sd_secret_free(sheet);
+	sd_secret_free(text);
+	escrow_parts_free(parts);
+	sd_secret_free(payload);
+	sd_secret_free(der);
+	EVP_PKEY_free(pkey);
+	X509_free(cert);
+	free(cert_path);
+	sheet_cleanup();
+	return ret;
+}
+
+/* --- restore and check ------------------------------------------------- */
+
+static const struct opt restore_opts[] = {
+	{ O_TEXT, "text", 0, OPT_VALUE, "FILE",
+	    "the typed lines (a text sheet will do)" },
+	{ O_QR, "qr", 0, OPT_LIST, "FILE",
+	    "QR code texts, one a line (zbarimg's output will do)" },
+	{ O_SCAN, "scan", 0, OPT_LIST, "IMAGE",
+	    "scanned pages or photographs, PNG" },
+	{ O_OUT, "out", 0, OPT_VALUE, "KEY", "the key file to write "
+	    "(must not exist)" },
+	{ O_CERT, "cert", 0, OPT_VALUE, "CERT",
+	    "the key's certificate: the key must match it" },
+	{ O_PASSFILE, "password-file", 0, OPT_VALUE, "FILE",
+	    "the sheet's passphrase, from FILE's first line" },
+	{ O_NEWPASSFILE, "new-password-file", 0, OPT_VALUE, "FILE",
+	    "the key file's new passphrase, from FILE's first line" },
+	{ O_NOPASS, "no-passphrase", 0, OPT_FLAG, NULL,
+	    "write the key file unencrypted (drills only)" },
+	{ O_JSON, "json", 0, OPT_FLAG, NULL, "report as JSON" },
+	{ 0, NULL, 0, 0, NULL, NULL }
+};
+
+static const struct opt check_opts[] = {
+	{ O_TEXT, "text", 0, OPT_VALUE, "FILE",
+	    "the typed lines (a text sheet will do)" },
+	{ O_QR, "qr", 0, OPT_LIST, "FILE",
+	    "QR code texts, one a line (zbarimg's output will do)" },
+	{ O_SCAN, "scan", 0, OPT_LIST, "IMAGE",
+	    "scanned pages or photographs, PNG" },
+	{ O_CERT, "cert", 0, OPT_VALUE, "CERT",
+	    "the key's certificate: the key must match it" },
+	{ O_PASSFILE, "password-file", 0, OPT_VALUE, "FILE",
+	    "the sheet's passphrase, from FILE's first line" },
+	{ O_JSON, "json", 0, OPT_FLAG, NULL, "report as JSON" },
+	{ 0, NULL, 0, 0, NULL, NULL }
+};
+
+#define MAX_SOURCES 64
+
+enum source { SRC_NONE, SRC_TEXT, SRC_QR, SRC_SCAN };
+
+struct restore_args {
+	enum source src;
+	const char *files[MAX_SOURCES];
+	size_t n_files;
+	const char *out, *cert, *passfile, *newpassfile;
+	int no_pass, json, check;
+};
+
+static const char *
+source_name(enum source s)
+{
+	return s == SRC_TEXT ? "text" : s == SRC_QR ? "qr" : "scan";
+}
+
+static int
+restore_parse(int argc, char **argv, int check, struct restore_args *a)
+{
+	struct opt_parser p;
+	const char *val;
+	enum source src;
+	int id;
+
+	memset(a, 0, sizeof(*a));
+	a->check = check;
+	opt_init(&p, argc, argv, check ? check_opts : restore_opts);
+	while ((id = opt_next(&p, &val)) != OPT_END) {
+		switch (id) {
+		case O_TEXT:
+		case O_QR:
+		case O_SCAN:
+			src = id == O_TEXT ? SRC_TEXT : id == O_QR ? SRC_QR :
+			    SRC_SCAN;
+			if (a->src != SRC_NONE && a->src != src)
+				return cli_usage_error("give one of --text, --qr "
+				    "and --scan");
+			if (src == SRC_TEXT && a->n_files == 1)
+				return cli_usage_error("--text takes one file");
+			if (a->n_files == MAX_SOURCES)
+				return cli_usage_error("more than %d files",
+				    MAX_SOURCES);
+			a->src = src;
+			a->files[a->n_files++] = val;
+			break;
+		case O_OUT: a->out = val; break;
+		case O_CERT: a->cert = val; break;
+		case O_PASSFILE: a->passfile = val; break;
+		case O_NEWPASSFILE: a->newpassfile = val; break;
+		case O_NOPASS: a->no_pass = 1; break;
+		case O_JSON: a->json = 1; break;
+		case OPT_HELP:
+			cli_usage(stdout, check ? CHECK_SYNOPSIS :
+			    RESTORE_SYNOPSIS, check ? check_opts : restore_opts);
+			return -1;
+		case OPT_ERROR: return cli_usage_error("%s", p.errbuf);
+		default: return cli_usage_error("unexpected argument '%s'", val);
+		}
+	}
+	if (a->src == SRC_NONE)
+		return cli_usage_error("give the sheet: --text FILE, --qr FILE... "
+		    "or --scan IMAGE...");
+	if (!check && a->out == NULL)
+		return cli_usage_error("--out is required");
+	if (a->no_pass && a->newpassfile != NULL)
+		return cli_usage_error("--no-passphrase and --new-password-file "
+		    "contradict each other");
+	return 0;
+}
+
+/* Reading QR codes from files and images into one set. */
+struct qr_ctx {
+	struct escrow_qr_set *set;
+	const char *where;     /* the file or image */
+	size_t line;           /* in a text file; 0 for an image */
+};
+
+static int
+qr_add_fn(void *arg, const char *text, size_t len)
+{
+	struct qr_ctx *q = arg;
+	struct sd_err e = { "" };
+	int r;
+
+	if ((r = escrow_qr_add(q->set, text, len, &e)) == 0)
+		return 0;
+	if (q->line > 0)
+		cli_core_error(r, &e, "%s: line %zu", q->where, q->line);
+	else
+		cli_core_error(r, &e, "%s", q->where);
+	return -1;
+}
+
+static int
+gather_text(const char *path, struct sd_secret **payload)
+{
+	struct escrow_text_report rep;
+	struct sd_secret *file = NULL;
+	struct sd_err e = { "" };
+	size_t i;
+	int r, ret = -1;
+
+	if (read_secret_file(path, &file) != 0)
+		return -1;
+	if ((r = escrow_text_decode((const char *)file->p, file->len, &rep,
+	    payload, &e)) != 0) {
+		/* every wrong line at once: the officer fixes them together */
+		for (i = 0; i < rep.n; i++)
+			cli_error("%s: %s", path, rep.msg[i]);
+		if (rep.more)
+			cli_error("%s: and %zu more", path, rep.more);
+		cli_core_error(r, &e, "%s", path);
+		goto out;
+	}
+	ret = 0;
+ out:
+	sd_secret_free(file);
+	return ret;
+}
+
+static int
+gather_qr(const struct restore_args *a, struct sd_secret **payload)
+{
+	struct escrow_qr_set *set = NULL;
+	struct sd_secret *file = NULL;
+	struct sd_err e = { "" };
+	struct qr_ctx q;
+	const char *p, *end, *nl;
+	size_t i, have, of;
+	int n, r, ret = -1;
+
+	if (escrow_qr_set_new(&set) != 0) {
+		cli_error("out of memory");
+		return -1;
+	}
+	q.set = set;
+	for (i = 0; i < a->n_files; i++) {
+		q.where = a->files[i];
+		q.line = 0;
+		if (a->src == SRC_SCAN) {
+			if ((n = sheet_scan_png(a->files[i], qr_add_fn, &q)) < 0)
+				goto out;
+			if (n == 0)
+				cli_warn("%s: no QR code found", a->files[i]);
+			continue;
+		}
+		if (read_secret_file(a->files[i], &file) != 0)
+			goto out;
+		p = (const char *)file->p;
+		end = p + file->len;
+		for (; p < end; p = nl + 1) {
+			q.line++;
+			if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+				nl = end;
+			/* blank lines, and the rest of zbarimg's chatter */
+			if (strspn(p, " \t\r") >= (size_t)(nl - p))
+				continue;
+			if (qr_add_fn(&q, p, (size_t)(nl - p)) != 0)
+				goto out;
+		}
+		sd_secret_free(file);
+		file = NULL;
+	}
+	if ((r = escrow_qr_join(set, payload, &e)) != 0) {
+		escrow_qr_count(set, &have, &of);
+		cli_core_error(r, &e, "%s", have == 0 ? "no sheet" :
+		    a->src == SRC_SCAN ? "the images given" : "the QR texts given");
+		goto out;
+	}
+	ret = 0;
+ out:
+	sd_secret_free(file);
+	escrow_qr_set_free(set);
+	return ret;
+}
+
+static void
+restore_report(const struct restore_args *a, const struct escrow_header *h,
+    int bits, const char *cert, int key_encrypted)
+{
+	char id[ESCROW_ID_CHARS + 1], when[32], x5t[44];
+	json_t *o;
+
+	escrow_b32_encode(h->sheet_id, ESCROW_ID_LEN, id);
+	if (h->has_cert)
+		sheet_b64url(h->x5t_256, x5t);
+	if (a->json) {
+		iso_time(h->created, when);
+		o = json_pack("{s:s?, s:b, s:s, s:s, s:s, s:s, s:s, s:o, s:s, "
+		    "s:s?, s:i, s:b, s:b, s:s?, s:b, s:s}",
+		    "key", a->check ? NULL : a->out, "written", !a->check,
+		    "source", source_name(a->src), "sheet_id", id,
+		    "created", when, "officer", h->officer, "hsm", h->hsm,
+		    "key_index", h->key_index == ESCROW_NO_INDEX ? json_null() :
+		    json_integer(h->key_index),
+		    "subject", h->subject,
+		    "x5t_256", h->has_cert ? x5t : NULL,
+		    "bits", bits, "sheet_encrypted", h->encrypted,
+		    "key_encrypted", !a->check && key_encrypted,
+		    "cert", cert, "cert_checked", cert != NULL,
+		    "version", h->version);
+		if (o == NULL) {
+			cli_error("out of memory");
+			return;
+		}
+		cli_print_json(o);
+		json_decref(o);
+		return;
+	}
+	if (a->check)
+		printf("escrow sheet %s reads back: its RSA-%d key matches the "
+		    "public key it records\n", id, bits);
+	else
+		printf("key restored to %s from escrow sheet %s (%s)\n", a->out,
+		    id, a->src == SRC_TEXT ? "typed lines" : a->src == SRC_QR ?
+		    "QR code texts" : "scanned QR codes");
+	printf("  key       RSA-%d", bits);
+	if (h->key_index != ESCROW_NO_INDEX)
+		printf(", key index %d", h->key_index);
+	if (h->officer[0])
+		printf(", officer %s", h->officer);
+	if (h->hsm[0])
+		printf(", HSM %s", h->hsm);
+	printf("\n");
+	if (h->has_cert)
+		printf("  x5t_256   %s  (%s)\n", x5t, cert != NULL ?
+		    "matches the certificate" : "from the sheet: compare it with "
+		    "the one on record");
+	else if (cert != NULL)
+		printf("  matches the certificate %s\n", cert);
+	sheet_time(h->created, when);
+	printf("  printed   %s by sdtool %s\n", when, h->version);
+	if (!a->check && !key_encrypted)
+		printf("The key file is NOT encrypted.\n");
+}
+
+static int
+escrow_restore(int argc, char **argv, int check)
+{
+	struct restore_args a;
+	struct escrow_header h;
+	struct cli_pass pass = { NULL, 0, NULL, 0 };
+	struct sd_secret *payload = NULL, *der = NULL;
+	struct sd_err e = { "" };
+	EVP_PKEY *pkey = NULL;
+	X509 *cert = NULL;
+	uint8_t x5t_raw[ESCROW_HASH_LEN];
+	char id[ESCROW_ID_CHARS + 1], ref[64], when[32];
+	char *sheet_pass = NULL, *new_pass = NULL, *pem = NULL;
+	char have[44], want[44];
+	size_t pem_len = 0;
+	int r, ret = EXIT_FAIL;
+
+	if ((r = restore_parse(argc, argv, check, &a)) != 0)
+		return r < 0 ? EXIT_OK : r;
+	if (!check && cli_refuse_existing(a.out) != 0)
+		return EXIT_FAIL;
+	if (a.cert != NULL && (r = hw_cert_load(a.cert, &cert, &e)) != 0) {
+		cli_core_error(r, &e, "%s", a.cert);
+		goto out;
+	}
+
+	if (a.src == SRC_TEXT ? gather_text(a.files[0], &payload) != 0 :
+	    gather_qr(&a, &payload) != 0)
+		goto out;
+	if ((r = escrow_peek(payload->p, payload->len, &h, &e)) != 0) {
+		cli_core_error(r, &e, "the sheet");
+		goto out;
+	}
+	escrow_b32_encode(h.sheet_id, ESCROW_ID_LEN, id);
+	sheet_time(h.created, when);
+	if (!a.json) {
+		/* what the sheet is, before its passphrase is asked */
+		fprintf(stderr, "escrow sheet %s: officer %s", id,
+		    h.officer[0] ? h.officer : "-");
+		if (h.key_index != ESCROW_NO_INDEX)
+			fprintf(stderr, ", key index %d", h.key_index);
+		fprintf(stderr, "%s%s, printed %s\n", h.hsm[0] ? ", HSM " : "",
+		    h.hsm, when);
+	}
+
+	/* another key's certificate is refused before any passphrase */
+	if (cert != NULL && h.has_cert) {
+		if (cert_x5t_raw(cert, x5t_raw) != 0) {
+			cli_error("%s: cannot compute its thumbprint", a.cert);
+			goto out;
+		}
+		if (memcmp(x5t_raw, h.x5t_256, sizeof(x5t_raw)) != 0) {
+			sheet_b64url(x5t_raw, have);
+			sheet_b64url(h.x5t_256, want);
+			cli_error("%s: not the certificate on the sheet, which is "
+			    "of another key (x5t_256 %s; the sheet's is %s)",
+			    a.cert, have, want);
+			goto out;
+		}
+	}
+
+	if (h.encrypted) {
+		if ((sheet_pass = sodium_malloc(HW_MAX_PASSPHRASE)) == NULL) {
+			cli_error("out of locked memory");
+			goto out;
+		}
+		sodium_memzero(sheet_pass, HW_MAX_PASSPHRASE);
+		pass.file = a.passfile;
+		snprintf(ref, sizeof(ref), "escrow sheet %s", id);
+		if (cli_passphrase(&pass, ref, sheet_pass, HW_MAX_PASSPHRASE)
+		    != 0) {
+			if (a.passfile == NULL)
+				cli_error("%s: no terminal to ask its passphrase; "
+				    "use --password-file", ref);
+			goto out;
+		}
+	}
+	if ((r = escrow_open(payload->p, payload->len, sheet_pass, &h, &der,
+	    &e)) != 0) {
+		cli_core_error(r, &e, "escrow sheet %s", id);
+		goto out;
+	}
+	sodium_free(sheet_pass);
+	sheet_pass = NULL;
+	if (der_key(der, &pkey) != 0)
+		goto out;
+	if (cert != NULL && EVP_PKEY_eq(X509_get0_pubkey(cert), pkey) != 1) {
+		cli_error("restored key does not match the certificate %s",
+		    a.cert);
+		goto out;
+	}
+
+	if (!check) {
+		if (!a.no_pass) {
+			if ((new_pass = sodium_malloc(HW_MAX_PASSPHRASE)) ==
+			    NULL) {
+				cli_error("out of locked memory");
+				goto out;
+			}
+			sodium_memzero(new_pass, HW_MAX_PASSPHRASE);
+			if (a.newpassfile == NULL && !cli_have_tty()) {
+				cli_error("%s: no terminal to ask for its new "
+				    "passphrase; use --new-password-file or "
+				    "--no-passphrase", a.out);
+				goto out;
+			}
+			if (cli_new_passphrase(a.newpassfile, a.out, new_pass,
+			    HW_MAX_PASSPHRASE) != 0)
+				goto out;
+		} else
+			cli_warn("%s: written without a passphrase", a.out);
+		if (certgen_key_pem(pkey, new_pass, &pem, &pem_len) != 0 ||
+		    cli_write_new_file(a.out, pem, pem_len, 0600) != 0)
+			goto out;
+	}
+	restore_report(&a, &h, EVP_PKEY_get_bits(pkey), a.cert, !a.no_pass);
+	ret = EXIT_OK;
+ out:
+	sodium_free(sheet_pass);
+	sodium_free(new_pass);
+	sodium_free(pem);
+	cli_pass_clear(&pass);
+	sd_secret_free(der);
+	sd_secret_free(payload);
+	EVP_PKEY_free(pkey);
+	X509_free(cert);
+	sheet_cleanup();
+	return ret;
+}
+
+static int
+escrow_restore_cmd(int argc, char **argv)
+{
+	return escrow_restore(argc, argv, 0);
+}
+
+static int
+escrow_check_cmd(int argc, char **argv)
+{
+	return escrow_restore(argc, argv, 1);
+}
+
+static const struct cli_verb escrow_verbs[] = {
+	{ "print", escrow_print, "print a key on a paper escrow sheet" },
+	{ "restore", escrow_restore_cmd, "the key back from a sheet" },
+	{ "check", escrow_check_cmd, "check that a sheet gives its key back, "
+	    "writing nothing" },
+	{ NULL, NULL, NULL }
+};
+
+int
+cmd_escrow(int argc, char **argv)
+{
+	static char name[64];
+	const struct cli_verb *v;
+
+	if (argc >= 2 && (strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "--help") == 0)) {
+		cli_usage(stdout, SYNOPSIS, NULL);
+		for (v = escrow_verbs; v->name != NULL; v++)
+			printf("  %-14s %s\n", v->name, v->summary);
+		return EXIT_OK;
+	}
+	for (v = escrow_verbs; argc >= 2 && v->name != NULL; v++)
+		if (strcmp(argv[1], v->name) == 0) {
+			/* messages say "sdtool escrow restore: ..." */
+			snprintf(name, sizeof(name), "escrow %s", v->name);
+			cli_verb_name = name;
+			return v->fn(argc - 1, argv + 1);
+		}
+	return cli_usage_error("escrow needs one of: print, restore, check");
+}

@@ -1,0 +1,105 @@
+/*
+ * simhsm.h - the simulated Managed HSM: its state directory and the three
+ * things it does with a security domain (activate, init-recovery, upload),
+ * shared by `sdtool sim` (a command per step) and `sdtool sim serve` (the
+ * same steps behind the service's HTTP API).
+ *
+ * No printing and no exiting here: 0 or a negative SD_ERR_* with the
+ * detail in struct sd_err, so that the command line reports it on stderr
+ * and the server in an HTTP reply.  (certgen's key generation is the one
+ * exception: it prints progress dots when asked to.)
+ *
+ * The state directory holds SIMULATED-HSM (the mark), state.json (see
+ * sdtool-sim(1)), and, after the first init-recovery, exchange.key and
+ * exchange.cer.  The simulated HSM keeps the SHA-256 of each data item it
+ * activated, never the master secret.
+ */
+#ifndef SDTOOL_SIMHSM_H
+#define SDTOOL_SIMHSM_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+#include <openssl/x509.h>
+
+#include "../shares/sd_err.h"
+#include "../shares/sdfile.h"
+
+#define SIMHSM_MARKER     "SIMULATED-HSM"
+#define SIMHSM_STATE      "state.json"
+#define SIMHSM_EXCH_KEY   "exchange.key"
+#define SIMHSM_EXCH_CERT  "exchange.cer"
+#define SIMHSM_MAX_STATE  (1u << 20)
+
+/* DIR/NAME, malloc'd; NULL when out of memory. */
+char *simhsm_path(const char *dir, const char *name);
+
+/*
+ * Write len bytes to path atomically: a temporary file beside it (mode,
+ * fsync'd), then renamed over path when replace is set, else linked to
+ * path, failing if path exists (SD_ERR_IO, "already exists").
+ */
+int simhsm_write_file(const char *path, const void *buf, size_t len,
+    mode_t mode, int replace, struct sd_err *e) SD_WUR;
+
+/*
+ * Create DIR (mode 0700) if needed and mark it simulated.  Refuses a
+ * directory whose simulated HSM is already activated when
+ * refuse_activated is set ("DIR: this simulated HSM is already
+ * activated").
+ */
+int simhsm_prepare(const char *dir, int refuse_activated,
+    struct sd_err *e) SD_WUR;
+
+/* Has DIR's simulated HSM been activated (does it hold a state)? */
+int simhsm_is_activated(const char *dir);
+
+/*
+ * DIR's state; refuses a directory that is not a simulated HSM ("DIR: not
+ * a simulated HSM (no SIMULATED-HSM); run 'sdtool sim activate --state
+ * DIR' first").
+ */
+int simhsm_load(const char *dir, json_t **state, struct sd_err *e) SD_WUR;
+
+/*
+ * Called by simhsm_activate with the new SD file before the state is
+ * saved; a non-zero return stops the activation there (the state stays
+ * unactivated) and is returned as is.
+ */
+typedef int (*simhsm_deliver_fn)(void *ctx, const char *sd_json, size_t len);
+
+/*
+ * Activate: check the certificates as the service does (mhsm_certs_check:
+ * messages name "certificate #I"), draw a master secret and the data
+ * items, build the SD file, hand it to deliver, then record the state
+ * ("active").  *state (may be NULL) receives the new state.
+ */
+int simhsm_activate(const char *dir, X509 *const *certs, size_t n,
+    unsigned quorum, simhsm_deliver_fn deliver, void *ctx, json_t **state,
+    struct sd_err *e) SD_WUR;
+
+/*
+ * Enter recovery mode: make the RSA-4096 exchange key the first time
+ * (progress dots on stderr when progress is set), keep it, and return its
+ * certificate; the state becomes "recovery".
+ */
+int simhsm_init_recovery(const char *dir, int progress, X509 **cert,
+    struct sd_err *e) SD_WUR;
+
+/*
+ * Accept a restore blob (the file's text) only if it is encrypted to this
+ * HSM's exchange key, decrypts and authenticates, and carries exactly the
+ * activated data items; the state becomes "restored".  Messages begin with
+ * `what` (the blob's name): "BLOB: refused: ...".  SD_ERR_ARG when the HSM
+ * is not in recovery mode, SD_ERR_FORMAT when the text is not a restore
+ * blob, another code when the blob is refused.  *n_items receives the
+ * number of data items restored.
+ */
+int simhsm_upload(const char *dir, const char *what, const char *blob,
+    size_t len, size_t *n_items, struct sd_err *e) SD_WUR;
+
+/* `sdtool sim serve` (sim_serve.c), dispatched by cmd_sim.c. */
+int sim_serve(int argc, char **argv);
+
+#endif
