@@ -406,6 +406,11 @@ pass_load(struct cli_pass *pass)
 		goto out;
 	}
 	pass->text[pass->len] = '\0';
+	/* Lines are walked as C strings: a NUL would cut one silently. */
+	if (memchr(pass->text, '\0', pass->len) != NULL) {
+		cli_error("--password-file %s: holds a NUL byte", pass->file);
+		goto out;
+	}
 	ret = 0;
  out:
 	if (ret != 0 && pass->text != NULL) {
