@@ -51,9 +51,8 @@ certgen_rsa(int bits, int progress, EVP_PKEY **out)
 	return ret;
 }
 
-/* Parse "CN=a,O=b" or "/CN=a/O=b" into an X509_NAME. */
-static X509_NAME *
-parse_dn(const char *dn)
+X509_NAME *
+certgen_parse_dn(const char *dn)
 {
 	X509_NAME *name = NULL;
 	char *copy, *tok, *save = NULL, *eq;
@@ -77,6 +76,7 @@ parse_dn(const char *dn)
 	free(copy);
 	return name;
  fail:
+	ERR_clear_error();
 	free(copy);
 	X509_NAME_free(name);
 	return NULL;
@@ -108,7 +108,7 @@ certgen_selfsigned(EVP_PKEY *key, const char *dn, int days, X509 **out)
 	int ret = -1;
 
 	*out = NULL;
-	if ((name = parse_dn(dn)) == NULL) {
+	if ((name = certgen_parse_dn(dn)) == NULL) {
 		cli_error("subject \"%s\": not a distinguished name "
 		    "(write CN=name,O=org or /CN=name/O=org)", dn);
 		return -1;

@@ -23,6 +23,9 @@ int certgen_rsa(int bits, int progress, EVP_PKEY **out);
  */
 int certgen_selfsigned(EVP_PKEY *key, const char *dn, int days, X509 **out);
 
+/* "CN=a,O=b" or "/CN=a/O=b" as an X509_NAME; NULL if it is not one. */
+X509_NAME *certgen_parse_dn(const char *dn);
+
 /* PEM text of a certificate; *pem malloc'd, NUL-terminated. */
 int certgen_cert_pem(X509 *cert, char **pem, size_t *len);
 

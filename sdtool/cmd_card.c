@@ -1173,38 +1173,6 @@ static const struct opt generate_opts[] = {
 	{ 0, NULL, 0, 0, NULL, NULL }
 };
 
-/* "CN=a,O=b" or "/CN=a/O=b", as keygen takes it. */
-static X509_NAME *
-parse_dn(const char *dn)
-{
-	X509_NAME *name = NULL;
-	char *copy, *tok, *save = NULL, *eq;
-	const char *sep = dn[0] == '/' ? "/" : ",";
-
-	if ((copy = strdup(dn)) == NULL || (name = X509_NAME_new()) == NULL)
-		goto fail;
-	for (tok = strtok_r(copy, sep, &save); tok != NULL;
-	    tok = strtok_r(NULL, sep, &save)) {
-		while (*tok == ' ')
-			tok++;
-		if ((eq = strchr(tok, '=')) == NULL || eq == tok || eq[1] == '\0')
-			goto fail;
-		*eq = '\0';
-		if (!X509_NAME_add_entry_by_txt(name, tok, MBSTRING_UTF8,
-		    (const unsigned char *)eq + 1, -1, -1, 0))
-			goto fail;
-	}
-	if (X509_NAME_entry_count(name) == 0)
-		goto fail;
-	free(copy);
-	return name;
- fail:
-	ERR_clear_error();
-	free(copy);
-	X509_NAME_free(name);
-	return NULL;
-}
-
 static int
 add_ext(X509 *cert, int nid, const char *value)
 {
@@ -1407,7 +1375,7 @@ card_generate(int argc, char **argv)
 	if (label != NULL && (*label == '\0' || strlen(label) > 255))
 		return cli_usage_error("--label: 1 to 255 characters");
 	snprintf(dn, sizeof(dn), CARD_DEF_SUBJECT, index);
-	if ((name = parse_dn(subject != NULL ? subject : dn)) == NULL)
+	if ((name = certgen_parse_dn(subject != NULL ? subject : dn)) == NULL)
 		return cli_usage_error("--subject \"%s\": not a distinguished "
 		    "name (write CN=name,O=org or /CN=name/O=org)", subject);
 	snprintf(fname, sizeof(fname), "cert_%ld.cer", index);

@@ -305,14 +305,13 @@ make_pair(struct pair *p, const struct keygen_args *a, int nth, int total)
 	char dn[256];
 	int tty = cli_stderr_is_tty(), ret = -1;
 
-	if (a->subject != NULL)
-		snprintf(dn, sizeof(dn), "%s", a->subject);
-	else
-		snprintf(dn, sizeof(dn), KEYGEN_DEF_SUBJECT, p->index);
+	/* the subject as checked, never a truncated copy of it */
+	snprintf(dn, sizeof(dn), KEYGEN_DEF_SUBJECT, p->index);
 	fprintf(stderr, "generating RSA-%ld key %d of %d (cert_%d)...%s",
 	    a->bits, nth, total, p->index, tty ? " " : "\n");
 	if (certgen_rsa((int)a->bits, tty, &key) != 0 ||
-	    certgen_selfsigned(key, dn, (int)a->days, &p->cert) != 0 ||
+	    certgen_selfsigned(key, a->subject != NULL ? a->subject : dn,
+	    (int)a->days, &p->cert) != 0 ||
 	    certgen_key_pem(key, p->pass, &p->key_pem, &p->key_len) != 0 ||
 	    certgen_cert_pem(p->cert, &p->cert_pem, &p->cert_len) != 0 ||
 	    describe_cert(p) != 0)
