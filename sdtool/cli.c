@@ -14,12 +14,19 @@
 
 #include "cli.h"
 #include "../hw/key.h"
+#include "../shares/termtext.h"
 
 const char *cli_verb_name = NULL;
 
+/*
+ * Every message goes through termtext: it quotes paths, parser messages,
+ * subjects and HSM replies, any of which may carry terminal controls.
+ */
 static void
 vmsg(const char *kind, const char *fmt, va_list ap)
 {
+	char *raw = NULL, *shown = NULL;
+
 	fflush(stdout);
 	fputs("sdtool", stderr);
 	if (cli_verb_name != NULL)
@@ -27,8 +34,15 @@ vmsg(const char *kind, const char *fmt, va_list ap)
 	fputs(": ", stderr);
 	if (kind != NULL)
 		fprintf(stderr, "%s: ", kind);
-	vfprintf(stderr, fmt, ap);
+	if (vasprintf(&raw, fmt, ap) == -1)
+		raw = NULL;
+	if (raw == NULL || (shown = termtext_dup(raw)) == NULL)
+		fputs("(out of memory formatting the message)", stderr);
+	else
+		fputs(shown, stderr);
 	fputc('\n', stderr);
+	free(raw);
+	free(shown);
 }
 
 void
@@ -54,16 +68,18 @@ cli_warn(const char *fmt, ...)
 int
 cli_core_error(int code, const struct sd_err *e, const char *what, ...)
 {
-	char buf[512];
+	char *buf = NULL;
 	va_list ap;
 
 	va_start(ap, what);
-	vsnprintf(buf, sizeof(buf), what, ap);
+	if (vasprintf(&buf, what, ap) == -1)
+		buf = NULL;
 	va_end(ap);
 	if (e != NULL && e->msg[0] != '\0')
-		cli_error("%s: %s", buf, e->msg);
+		cli_error("%s: %s", buf ? buf : what, e->msg);
 	else
-		cli_error("%s: %s", buf, sd_strerror(code));
+		cli_error("%s: %s", buf ? buf : what, sd_strerror(code));
+	free(buf);
 	return EXIT_FAIL;
 }
 
@@ -559,4 +575,51 @@ cli_print_json(const void *value)
 	json_dumpf((const json_t *)value, stdout,
 	    JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	fputc('\n', stdout);
+}
+
+/*
+ * Rendered text handed out by cli_text(): a small ring, so that a few can
+ * appear in one printf.  Freed as the ring turns, and at exit.
+ */
+#define CLI_TEXT_RING 16
+static char *text_ring[CLI_TEXT_RING];
+static size_t text_next;
+
+const char *
+cli_text(const char *s)
+{
+	char *r;
+
+	if ((r = termtext_dup(s)) == NULL)
+		return "(out of memory)";
+	free(text_ring[text_next]);
+	text_ring[text_next] = r;
+	text_next = (text_next + 1) % CLI_TEXT_RING;
+	return r;
+}
+
+void
+cli_text_clear(void)
+{
+	size_t i;
+
+	for (i = 0; i < CLI_TEXT_RING; i++) {
+		free(text_ring[i]);
+		text_ring[i] = NULL;
+	}
+}
+
+void *
+cli_json_text(const char *s)
+{
+	json_t *v;
+	char *r;
+
+	if (s == NULL)
+		return json_null();
+	if ((r = termtext_json_dup(s)) == NULL)
+		return NULL;
+	v = json_string(r);
+	free(r);
+	return v;
 }

@@ -119,4 +119,23 @@ int cli_stderr_is_tty(void);
  */
 void cli_print_json(const void *json_t_value);
 
+/*
+ * Text from outside (a path, a subject, an HSM's reply, a name read from a
+ * file) made safe for the terminal by termtext_render() (shares/termtext.h):
+ * controls, C1, DEL, bidi and format characters shown as escapes, invalid
+ * UTF-8 as \xNN, never cut.  The result stays valid for the next 15 calls
+ * (a small ring, so several fit in one printf); cli_text_clear() frees it.
+ * cli_error() and cli_warn() already render their whole message.
+ */
+const char *cli_text(const char *s);
+void cli_text_clear(void);
+
+/*
+ * A jansson string (json_t *) for text from outside: s itself when it is
+ * valid UTF-8, else with each invalid byte written \xNN (JSON cannot carry
+ * it, and the field must not silently go missing); json null for NULL.
+ * NULL only when memory is short.
+ */
+void *cli_json_text(const char *s);
+
 #endif

@@ -30,7 +30,7 @@ struct given_cert {
 	const char *path;
 	X509 *cert;
 	char x5t[SD_X5T_LEN + 1];
-	char subject[256];
+	char *subject;      /* malloc'd, whole (never cut) */
 	char not_after[32];
 	int expired;
 	int used;
@@ -41,15 +41,21 @@ static void
 load_given_cert(struct given_cert *g)
 {
 	BIO *bio;
+	char *data = NULL;
 	long n;
 
 	if (hw_cert_x5t256(g->cert, g->x5t) != 0)
 		g->x5t[0] = '\0';
+	free(g->subject);
+	g->subject = NULL;
 	if ((bio = BIO_new(BIO_s_mem())) != NULL) {
 		X509_NAME_print_ex(bio, X509_get_subject_name(g->cert), 0,
 		    XN_FLAG_RFC2253);
-		n = BIO_read(bio, g->subject, sizeof(g->subject) - 1);
-		g->subject[n > 0 ? n : 0] = '\0';
+		n = BIO_get_mem_data(bio, &data);
+		if (n >= 0 && (g->subject = malloc((size_t)n + 1)) != NULL) {
+			memcpy(g->subject, data, (size_t)n);
+			g->subject[n] = '\0';
+		}
 		BIO_free(bio);
 	}
 	certgen_not_after(g->cert, g->not_after);
@@ -60,7 +66,7 @@ static void
 load_given(struct given_cert *g, json_t *warnings)
 {
 	struct sd_err e = { "" };
-	char msg[700];
+	char msg[8192];
 	int r;
 
 	if ((r = hw_cert_load(g->path, &g->cert, &e)) != 0) {
@@ -70,7 +76,7 @@ load_given(struct given_cert *g, json_t *warnings)
 		else
 			snprintf(msg, sizeof(msg), "%s: %s", g->path,
 			    sd_strerror(r));
-		json_array_append_new(warnings, json_string(msg));
+		json_array_append_new(warnings, cli_json_text(msg));
 		X509_free(g->cert);
 		g->cert = NULL;
 		return;
@@ -114,8 +120,8 @@ recipient_json(const char *x5t, const struct jwe *j, struct given_cert *certs,
 			continue;
 		certs[k].used = 1;
 		c = json_object();
-		json_object_set_new(c, "path", json_string(certs[k].path));
-		json_object_set_new(c, "subject", json_string(certs[k].subject));
+		json_object_set_new(c, "path", cli_json_text(certs[k].path));
+		json_object_set_new(c, "subject", cli_json_text(certs[k].subject));
 		json_object_set_new(c, "not_after", json_string(certs[k].not_after));
 		json_object_set_new(c, "expired", json_boolean(certs[k].expired));
 		json_object_set_new(o, "certificate", c);
@@ -131,7 +137,7 @@ recipient_json(const char *x5t, const struct jwe *j, struct given_cert *certs,
 static json_t *
 cert_report(const char *path, X509 *cert, int is_reply)
 {
-	struct given_cert g = { path, cert, "", "", "", 0, 0 };
+	struct given_cert g = { path, cert, "", NULL, "", 0, 0 };
 	json_t *root = json_object(), *warnings = json_array();
 	unsigned char der_md[32];
 	unsigned int md_len = 0;
@@ -143,10 +149,10 @@ cert_report(const char *path, X509 *cert, int is_reply)
 	for (i = 0; i < md_len; i++)
 		snprintf(colon + 3 * i, 4, "%02X%s", der_md[i],
 		    i + 1 < md_len ? ":" : "");
-	json_object_set_new(root, "file", json_string(path));
+	json_object_set_new(root, "file", cli_json_text(path));
 	json_object_set_new(root, "type", json_string(is_reply ?
 	    "exchange_key_reply" : "certificate"));
-	json_object_set_new(root, "subject", json_string(g.subject));
+	json_object_set_new(root, "subject", cli_json_text(g.subject));
 	json_object_set_new(root, "not_after", json_string(g.not_after));
 	json_object_set_new(root, "expired", json_boolean(g.expired));
 	json_object_set_new(root, "key_bits",
@@ -159,8 +165,12 @@ cert_report(const char *path, X509 *cert, int is_reply)
 		    "it for a current one" : "certificate expired (a wrapping "
 		    "key still works for recovery; plan a rotation)"));
 	json_object_set_new(root, "warnings", warnings);
+	free(g.subject);
 	return root;
 }
+
+/* A string of the report, shown safely (cli_text): it may come from outside. */
+#define SV(v) cli_text(json_string_value(v))
 
 static void
 print_cert_report(const json_t *root)
@@ -168,22 +178,22 @@ print_cert_report(const json_t *root)
 	const json_t *o;
 	size_t i;
 
-	printf("file:     %s\n", json_string_value(json_object_get(root, "file")));
-	printf("type:     %s\n", strcmp(json_string_value(json_object_get(root,
+	printf("file:     %s\n", SV(json_object_get(root, "file")));
+	printf("type:     %s\n", strcmp(SV(json_object_get(root,
 	    "type")), "certificate") == 0 ? "certificate" :
 	    "exchange key reply of a recovery-mode HSM");
-	printf("subject:  %s\n", json_string_value(json_object_get(root,
+	printf("subject:  %s\n", SV(json_object_get(root,
 	    "subject")));
-	printf("expires:  %s\n", json_string_value(json_object_get(root,
+	printf("expires:  %s\n", SV(json_object_get(root,
 	    "not_after")));
 	printf("key:      RSA-%lld\n", (long long)json_integer_value(
 	    json_object_get(root, "key_bits")));
-	printf("x5t_256:  %s\n", json_string_value(json_object_get(root,
+	printf("x5t_256:  %s\n", SV(json_object_get(root,
 	    "x5t_256")));
-	printf("sha256:   %s\n", json_string_value(json_object_get(root,
+	printf("sha256:   %s\n", SV(json_object_get(root,
 	    "sha256_fingerprint")));
 	json_array_foreach(json_object_get(root, "warnings"), i, o)
-		printf("warning:  %s\n", json_string_value(o));
+		printf("warning:  %s\n", SV(o));
 }
 
 /* The report, as JSON; the text form is printed from it. */
@@ -195,14 +205,14 @@ build_report(const char *path, const char *text, size_t len,
 	const struct sd_enc_data *d = sd ? &sd->data : &blob->data;
 	const struct sd_unknown *u = sd ? &sd->unknown : &blob->unknown;
 	uint8_t md[32];
-	char hex[65], msg[600];
+	char hex[65], msg[8192];
 	json_t *root = json_object(), *arr, *o;
 	size_t i;
 
 	EVP_Digest(text, len, md, NULL, EVP_sha256(), NULL);
 	for (i = 0; i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	json_object_set_new(root, "file", json_string(path));
+	json_object_set_new(root, "file", cli_json_text(path));
 	json_object_set_new(root, "sha256", json_string(hex));
 	json_object_set_new(root, "size", json_integer((json_int_t)len));
 	json_object_set_new(root, "type",
@@ -222,7 +232,7 @@ build_report(const char *path, const char *text, size_t len,
 			if (n_certs > 0 && !json_object_get(o, "certificate")) {
 				snprintf(msg, sizeof(msg), "share #%zu: none of "
 				    "the given certificates is its recipient", i + 1);
-				json_array_append_new(warnings, json_string(msg));
+				json_array_append_new(warnings, cli_json_text(msg));
 			}
 			json_array_append_new(arr, o);
 		}
@@ -236,10 +246,10 @@ build_report(const char *path, const char *text, size_t len,
 	json_object_set_new(root, "data", enc_data_json(d));
 	arr = json_array();
 	for (i = 0; i < u->n; i++) {
-		json_array_append_new(arr, json_string(u->paths[i]));
+		json_array_append_new(arr, cli_json_text(u->paths[i]));
 		snprintf(msg, sizeof(msg), "unknown field %s (ignored)",
 		    u->paths[i]);
-		json_array_append_new(warnings, json_string(msg));
+		json_array_append_new(warnings, cli_json_text(msg));
 	}
 	json_object_set_new(root, "unknown_fields", arr);
 	for (i = 0; i < n_certs; i++) {
@@ -248,13 +258,13 @@ build_report(const char *path, const char *text, size_t len,
 			    "this file is encrypted to this certificate" : "%s: "
 			    "this blob is not encrypted to this certificate",
 			    certs[i].path);
-			json_array_append_new(warnings, json_string(msg));
+			json_array_append_new(warnings, cli_json_text(msg));
 		}
 		if (certs[i].cert != NULL && certs[i].expired) {
 			snprintf(msg, sizeof(msg), "%s: certificate expired %s "
 			    "(recovery still works; plan a rotation)",
 			    certs[i].path, certs[i].not_after);
-			json_array_append_new(warnings, json_string(msg));
+			json_array_append_new(warnings, cli_json_text(msg));
 		}
 	}
 	json_object_set(root, "warnings", warnings);
@@ -267,14 +277,14 @@ print_recipient(const json_t *o, const char *label)
 	const json_t *c = json_object_get(o, "certificate");
 
 	printf("  %-6s x5t_256 %s  %s / %s\n", label,
-	    json_string_value(json_object_get(o, "x5t_256")),
-	    json_string_value(json_object_get(o, "alg")),
-	    json_string_value(json_object_get(o, "enc")));
+	    SV(json_object_get(o, "x5t_256")),
+	    SV(json_object_get(o, "alg")),
+	    SV(json_object_get(o, "enc")));
 	if (c != NULL)
 		printf("         certificate %s: %s, expires %s%s\n",
-		    json_string_value(json_object_get(c, "path")),
-		    json_string_value(json_object_get(c, "subject")),
-		    json_string_value(json_object_get(c, "not_after")),
+		    SV(json_object_get(c, "path")),
+		    SV(json_object_get(c, "subject")),
+		    SV(json_object_get(c, "not_after")),
 		    json_is_true(json_object_get(c, "expired")) ? " (EXPIRED)" : "");
 }
 
@@ -284,11 +294,11 @@ print_report(const json_t *root)
 	const json_t *arr, *o;
 	char label[16];
 	size_t i;
-	int is_sd = strcmp(json_string_value(json_object_get(root, "type")),
+	int is_sd = strcmp(SV(json_object_get(root, "type")),
 	    "security_domain") == 0;
 
-	printf("file:     %s\n", json_string_value(json_object_get(root, "file")));
-	printf("sha256:   %s\n", json_string_value(json_object_get(root, "sha256")));
+	printf("file:     %s\n", SV(json_object_get(root, "file")));
+	printf("sha256:   %s\n", SV(json_object_get(root, "sha256")));
 	printf("size:     %lld bytes\n",
 	    (long long)json_integer_value(json_object_get(root, "size")));
 	if (is_sd) {
@@ -297,7 +307,7 @@ print_report(const json_t *root)
 		printf("quorum:   %lld of %lld shares (%s)\n",
 		    (long long)json_integer_value(json_object_get(root, "required")),
 		    (long long)json_integer_value(json_object_get(root,
-		    "share_count")), json_string_value(json_object_get(root,
+		    "share_count")), SV(json_object_get(root,
 		    "key_algorithm")));
 		printf("shares:\n");
 		arr = json_object_get(root, "shares");
@@ -310,20 +320,44 @@ print_report(const json_t *root)
 		printf("wrapped key, for the HSM's exchange key:\n");
 		print_recipient(json_object_get(root, "wrapped_key"), "key");
 	}
-	printf("data (kdf %s):\n", json_string_value(json_object_get(root, "kdf")));
+	printf("data (kdf %s):\n", SV(json_object_get(root, "kdf")));
 	json_array_foreach(json_object_get(root, "data"), i, o)
 		printf("  %-26s %s / %s, %lld bytes encrypted\n",
-		    json_string_value(json_object_get(o, "tag")),
-		    json_string_value(json_object_get(o, "alg")),
-		    json_string_value(json_object_get(o, "enc")),
+		    SV(json_object_get(o, "tag")),
+		    SV(json_object_get(o, "alg")),
+		    SV(json_object_get(o, "enc")),
 		    (long long)json_integer_value(json_object_get(o,
 		    "ciphertext_bytes")));
 	arr = json_object_get(root, "warnings");
 	if (json_array_size(arr) > 0) {
 		printf("warnings:\n");
 		json_array_foreach(arr, i, o)
-			printf("  %s\n", json_string_value(o));
+			printf("  %s\n", SV(o));
 	}
+}
+
+/*
+ * Is this not JSON (so PEM, DER or junk, which only the certificate loader
+ * could have taken), or JSON shaped as an exchange-key reply or a JWK?
+ */
+static int
+looks_like_cert(const char *text, size_t len)
+{
+	json_t *root;
+	size_t i = 0;
+	int yes;
+
+	while (i < len && strchr(" \t\r\n", text[i]) != NULL && text[i] != '\0')
+		i++;
+	if (i == len || text[i] != '{')
+		return 1;
+	if ((root = json_loadb(text, len, 0, NULL)) == NULL)
+		return 0;
+	yes = json_object_get(root, "transfer_key") != NULL ||
+	    json_object_get(root, "kty") != NULL ||
+	    json_object_get(root, "x5c") != NULL;
+	json_decref(root);
+	return yes;
 }
 
 int
@@ -339,7 +373,7 @@ cmd_inspect(int argc, char **argv)
 	char *text = NULL;
 	size_t len, n_certs = 0, i;
 	json_t *report = NULL, *warnings = NULL;
-	int id, r, r2, json = 0, ret = EXIT_FAIL;
+	int id, r, r2, r3, json = 0, ret = EXIT_FAIL;
 
 	if ((certs = calloc((size_t)argc, sizeof(*certs))) == NULL) {
 		cli_error("out of memory");
@@ -372,7 +406,7 @@ cmd_inspect(int argc, char **argv)
 	if ((r = sd_file_parse(text, len, &sd, &e)) != 0 &&
 	    (r2 = sd_blob_parse(text, len, &blob, &e2)) != 0) {
 		/* Not an SD file or blob: perhaps a certificate to check. */
-		if (hw_exchange_cert_load(path, &cert, &e3) == 0) {
+		if ((r3 = hw_exchange_cert_load(path, &cert, &e3)) == 0) {
 			report = cert_report(path, cert, text[0] == '{');
 			if (json)
 				cli_print_json(report);
@@ -381,8 +415,16 @@ cmd_inspect(int argc, char **argv)
 			ret = EXIT_OK;
 			goto out;
 		}
-		/* Report what is wrong with what the file tries to be. */
-		if (strstr(e.msg, "restore blob, not a security-domain") != NULL)
+		/*
+		 * Report what is wrong with what the file tries to be: a
+		 * certificate or an exchange-key reply gets the certificate
+		 * loader's reason (too short a key, not RSA, n/e mismatch).
+		 */
+		if (looks_like_cert(text, len) && e3.msg[0] != '\0')
+			cli_error("%s", e3.msg);  /* it names the file */
+		else if (looks_like_cert(text, len))
+			cli_core_error(r3, &e3, "%s", path);
+		else if (strstr(e.msg, "restore blob, not a security-domain") != NULL)
 			cli_core_error(r2, &e2, "%s", path);
 		else
 			cli_core_error(r, &e, "%s", path);
@@ -402,8 +444,10 @@ cmd_inspect(int argc, char **argv)
 	X509_free(cert);
 	json_decref(report);
 	json_decref(warnings);
-	for (i = 0; i < n_certs; i++)
+	for (i = 0; i < n_certs; i++) {
 		X509_free(certs[i].cert);
+		free(certs[i].subject);
+	}
 	free(certs);
 	sd_file_free(sd);
 	sd_blob_free(blob);

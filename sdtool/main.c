@@ -100,7 +100,7 @@ main(int argc, char **argv)
 			return finish_stdout(v->fn(argc - 1, argv + 1));
 		}
 	}
-	fprintf(stderr, "sdtool: unknown verb '%s'\n", argv[1]);
+	fprintf(stderr, "sdtool: unknown verb '%s'\n", cli_text(argv[1]));
 	usage(stderr);
 	return EXIT_USAGE;
 }
