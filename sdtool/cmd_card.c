@@ -599,11 +599,11 @@ list_token(struct p11_module *m, const struct p11_token *t, int login,
 	flag_words(t, words, sizeof(words));
 	if (arr != NULL) {
 		jt = json_object();
-		json_object_set_new(jt, "label", json_string(t->label));
+		json_object_set_new(jt, "label", cli_json_text(t->label));
 		json_object_set_new(jt, "manufacturer",
-		    json_string(t->manufacturer));
-		json_object_set_new(jt, "model", json_string(t->model));
-		json_object_set_new(jt, "serial", json_string(t->serial));
+		    cli_json_text(t->manufacturer));
+		json_object_set_new(jt, "model", cli_json_text(t->model));
+		json_object_set_new(jt, "serial", cli_json_text(t->serial));
 		json_object_set_new(jt, "slot_id",
 		    json_integer((json_int_t)t->slot));
 		json_object_set_new(jt, "flags", json_string(words));
@@ -646,9 +646,9 @@ list_token(struct p11_module *m, const struct p11_token *t, int login,
 		}
 		if (arr != NULL) {
 			jk = json_object();
-			json_object_set_new(jk, "uri", json_string(uri));
+			json_object_set_new(jk, "uri", cli_json_text(uri));
 			json_object_set_new(jk, "label", en->label ?
-			    json_string(en->label) : json_null());
+			    cli_json_text(en->label) : json_null());
 			json_object_set_new(jk, "id", json_string(hex));
 			json_object_set_new(jk, "private_key", en->has_priv ?
 			    json_true() : logged_in ||
@@ -672,7 +672,7 @@ list_token(struct p11_module *m, const struct p11_token *t, int login,
 				subj = X509_NAME_oneline(X509_get_subject_name(
 				    en->cert), NULL, 0);
 				json_object_set_new(jk, "subject", subj ?
-				    json_string(subj) : json_null());
+				    cli_json_text(subj) : json_null());
 				OPENSSL_free(subj);
 				json_object_set_new(jk, "not_after",
 				    json_string(when));
@@ -764,11 +764,11 @@ card_list(int argc, char **argv)
 	}
 	if (json) {
 		root = json_object();
-		json_object_set_new(root, "module", json_string(module));
+		json_object_set_new(root, "module", cli_json_text(module));
 		json_object_set_new(root, "module_manufacturer",
-		    json_string(p11_module_manufacturer(m)));
+		    cli_json_text(p11_module_manufacturer(m)));
 		json_object_set_new(root, "module_description",
-		    json_string(p11_module_description(m)));
+		    cli_json_text(p11_module_description(m)));
 		arr = json_array();
 		json_object_set_new(root, "tokens", arr);
 	} else {
@@ -1107,9 +1107,9 @@ card_import(int argc, char **argv)
  report:
 	if (json) {
 		rep = json_object();
-		json_object_set_new(rep, "key_file", json_string(key_path));
-		json_object_set_new(rep, "token", json_string(c.tok.label));
-		json_object_set_new(rep, "uri", json_string(new_uri));
+		json_object_set_new(rep, "key_file", cli_json_text(key_path));
+		json_object_set_new(rep, "token", cli_json_text(c.tok.label));
+		json_object_set_new(rep, "uri", cli_json_text(new_uri));
 		json_object_set_new(rep, "id", json_string(hex));
 		json_object_set_new(rep, "x5t_256",
 		    json_string(hw_key_x5t256(key)));
@@ -1453,11 +1453,11 @@ card_generate(int argc, char **argv)
 	certgen_not_after(cert, when);
 	if (json) {
 		rep = json_object();
-		json_object_set_new(rep, "token", json_string(c.tok.label));
-		json_object_set_new(rep, "uri", json_string(new_uri));
+		json_object_set_new(rep, "token", cli_json_text(c.tok.label));
+		json_object_set_new(rep, "uri", cli_json_text(new_uri));
 		json_object_set_new(rep, "id", json_string(hex));
 		json_object_set_new(rep, "bits", json_integer(bits));
-		json_object_set_new(rep, "certificate", json_string(cert_path));
+		json_object_set_new(rep, "certificate", cli_json_text(cert_path));
 		json_object_set_new(rep, "x5t_256", json_string(x5t));
 		json_object_set_new(rep, "not_after", json_string(when));
 		json_object_set_new(rep, "signing_disabled",

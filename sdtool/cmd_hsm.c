@@ -154,12 +154,12 @@ progress_cb(void *ctx, const struct mhsm_progress *p)
 	/* one line, rewritten in place */
 	if (p->event == MHSM_EV_RETRY)
 		fprintf(stderr, "\r\033[K%s: %s; trying again in %lld s (try %d "
-		    "of %d)", p->what, p->reason, (p->wait_ms + 999) / 1000,
+		    "of %d)", p->what, cli_text(p->reason), (p->wait_ms + 999) / 1000,
 		    p->attempt + 1, MHSM_MAX_TRIES);
 	else
 		fprintf(stderr, "\r\033[Kwaiting for the %s: %s (%lld s of "
 		    "%lld s)", p->what, p->status->word[0] ?
-		    p->status->word : "no status yet", p->elapsed_ms / 1000,
+		    cli_text(p->status->word) : "no status yet", p->elapsed_ms / 1000,
 		    p->timeout_ms / 1000);
 	fflush(stderr);
 	pr->shown = 1;
@@ -464,7 +464,7 @@ hsm_download(int argc, char **argv)
 	}
 	sha256_hex(sd, sd_len, hex);
 	if (!cn.json) {
-		printf("security domain written to %s\n  sha256 %s\n", sd_out,
+		printf("security domain written to %s\n  sha256 %s\n", cli_text(sd_out),
 		    hex);
 		fflush(stdout);
 	}
@@ -506,12 +506,12 @@ hsm_download(int argc, char **argv)
 			if (hw_cert_x5t256(certs[i], x5t) == 0)
 				json_array_append_new(arr, json_string(x5t));
 		json_object_set_new(o, "security_domain_file",
-		    json_string(sd_out));
+		    cli_json_text(sd_out));
 		json_object_set_new(o, "sha256", json_string(hex));
-		json_object_set_new(o, "hsm", json_string(ss.url));
-		json_object_set_new(o, "activation", json_string(activation));
+		json_object_set_new(o, "hsm", cli_json_text(ss.url));
+		json_object_set_new(o, "activation", cli_json_text(activation));
 		json_object_set_new(o, "status_details",
-		    json_string(st.details));
+		    cli_json_text(st.details));
 		json_object_set_new(o, "required", json_integer(quorum));
 		json_object_set_new(o, "certificates", arr);
 		json_object_set_new(o, "checks", json_string(check_msg ?
@@ -521,14 +521,14 @@ hsm_download(int argc, char **argv)
 		json_decref(o);
 	} else {
 		if (waited_ok)
-			printf("HSM %s activated (status %s)\n", ss.url,
-			    activation);
+			printf("HSM %s activated (status %s)\n", cli_text(ss.url),
+			    cli_text(activation));
 		else if (cn.no_wait)
 			printf("activation not waited for: check with 'sdtool "
 			    "hsm status download'\n");
 		if (check_msg == NULL)
 			printf("%s: quorum %ld of %zu shares, one for each "
-			    "certificate given\n", sd_out, quorum, n);
+			    "certificate given\n", cli_text(sd_out), quorum, n);
 		if (check_msg == NULL && (waited_ok || cn.no_wait))
 			printf("Keep it, and keep the keys: without both the "
 			    "HSM's keys cannot be recovered.\n");
@@ -626,16 +626,17 @@ hsm_init_recovery(int argc, char **argv)
 		    "exchange key is old; ask it for a current one", not_after);
 	if (cn.json) {
 		o = json_object();
-		json_object_set_new(o, "hsm", json_string(ss.url));
-		json_object_set_new(o, "exchange_key", json_string(out_path));
+		json_object_set_new(o, "hsm", cli_json_text(ss.url));
+		json_object_set_new(o, "exchange_key", cli_json_text(out_path));
 		json_object_set_new(o, "x5t_256", json_string(x5t));
 		json_object_set_new(o, "sha256_fingerprint", json_string(fp));
 		json_object_set_new(o, "not_after", json_string(not_after));
 		cli_print_json(o);
 		json_decref(o);
 	} else {
-		printf("HSM %s is in recovery mode\n", ss.url);
-		printf("exchange key certificate written to %s\n", out_path);
+		printf("HSM %s is in recovery mode\n", cli_text(ss.url));
+		printf("exchange key certificate written to %s\n",
+		    cli_text(out_path));
 		printf("  x5t_256 %s\n", x5t);
 		printf("Read this thumbprint aloud to the offline machine's "
 		    "operator before making the restore blob.\n");
@@ -773,22 +774,24 @@ hsm_upload(int argc, char **argv)
  report:
 	if (cn.json) {
 		o = json_object();
-		json_object_set_new(o, "hsm", json_string(ss.url));
-		json_object_set_new(o, "restore_blob", json_string(blob_path));
+		json_object_set_new(o, "hsm", cli_json_text(ss.url));
+		json_object_set_new(o, "restore_blob", cli_json_text(blob_path));
 		json_object_set_new(o, "exchange_key_x5t_256", json_string(x5t));
-		json_object_set_new(o, "restore", json_string(outcome));
+		json_object_set_new(o, "restore", cli_json_text(outcome));
 		json_object_set_new(o, "status_details",
-		    json_string(st.details));
+		    cli_json_text(st.details));
 		json_object_set_new(o, "retries", json_integer(ss.prog.retries));
 		cli_print_json(o);
 		json_decref(o);
 	} else if (ret == EXIT_OK) {
-		printf("restore blob %s uploaded to %s\n", blob_path, ss.url);
+		printf("restore blob %s uploaded to %s\n", cli_text(blob_path),
+		    cli_text(ss.url));
 		if (cn.no_wait)
 			printf("restore not waited for: check with 'sdtool hsm "
 			    "status upload'\n");
 		else
-			printf("HSM %s restored (status %s)\n", ss.url, outcome);
+			printf("HSM %s restored (status %s)\n", cli_text(ss.url),
+			    cli_text(outcome));
 	}
  out:
 	session_close(&ss);
@@ -867,14 +870,15 @@ hsm_status(int argc, char **argv)
 		json_object_set_new(one, "status", st.state == MHSM_NONE ?
 		    json_null() : json_string(st.word));
 		json_object_set_new(one, "status_details",
-		    json_string(st.details));
+		    cli_json_text(st.details));
 		json_object_set_new(o, names[k], one);
 		if (!cn.json) {
 			if (st.state == MHSM_NONE)
 				printf("%s: no operation to report\n", names[k]);
 			else
-				printf("%s: %s%s%s\n", names[k], st.word,
-				    st.details[0] ? ": " : "", st.details);
+				printf("%s: %s%s%s\n", names[k], cli_text(st.word),
+				    st.details[0] ? ": " : "",
+				    cli_text(st.details));
 		}
 	}
 	if (cn.json)

@@ -360,15 +360,15 @@ report_text(const struct pair *pairs, int n, const struct keygen_args *a)
 	for (i = 0; i < n; i++) {
 		const struct pair *p = &pairs[i];
 
-		printf("%s  private key, %s\n", p->key_path, p->pass != NULL ?
+		printf("%s  private key, %s\n", cli_text(p->key_path), p->pass != NULL ?
 		    "passphrase-protected: keep it offline" :
 		    "NOT protected by a passphrase");
-		printf("%s  x5t_256 %s  (write this down)\n", p->cert_path,
+		printf("%s  x5t_256 %s  (write this down)\n", cli_text(p->cert_path),
 		    p->x5t);
-		printf("%*s  sha256 %s\n", (int)strlen(p->cert_path), "",
+		printf("%*s  sha256 %s\n", (int)strlen(cli_text(p->cert_path)), "",
 		    p->fingerprint);
 		printf("%*s  RSA-%ld, valid until %s\n",
-		    (int)strlen(p->cert_path), "", a->bits, p->not_after);
+		    (int)strlen(cli_text(p->cert_path)), "", a->bits, p->not_after);
 	}
 }
 
@@ -388,8 +388,8 @@ report_json(const struct pair *pairs, int n, const struct keygen_args *a)
 		if ((o = json_object()) == NULL ||
 		    json_array_append_new(arr, o) != 0 ||
 		    json_object_set_new(o, "index", json_integer(p->index)) ||
-		    json_object_set_new(o, "key", json_string(p->key_path)) ||
-		    json_object_set_new(o, "cert", json_string(p->cert_path)) ||
+		    json_object_set_new(o, "key", cli_json_text(p->key_path)) ||
+		    json_object_set_new(o, "cert", cli_json_text(p->cert_path)) ||
 		    json_object_set_new(o, "x5t_256", json_string(p->x5t)) ||
 		    json_object_set_new(o, "sha256_fingerprint",
 		    json_string(p->fingerprint)) ||
@@ -402,10 +402,8 @@ report_json(const struct pair *pairs, int n, const struct keygen_args *a)
 	}
 	return arr;
  oom:
-	/* json_string() fails on paths that are not UTF-8, too */
 	json_decref(arr);
-	cli_error("cannot build the JSON report (out of memory, or a path "
-	    "that is not UTF-8)");
+	cli_error("cannot build the JSON report: out of memory");
 	return NULL;
 }
 
@@ -489,7 +487,7 @@ cmd_keygen(int argc, char **argv)
 			goto out;
 		}
 		made_dir = 1;
-		fprintf(stderr, "created directory %s (mode 0700)\n", a.dir);
+		fprintf(stderr, "created directory %s (mode 0700)\n", cli_text(a.dir));
 	}
 	for (i = 0; i < n; i++) {
 		if (write_pair(&pairs[i]) != 0) {

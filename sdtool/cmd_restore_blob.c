@@ -114,7 +114,8 @@ cmd_restore_blob(int argc, char **argv)
 	if (!json)
 		for (i = 0; i < ks.n_keys; i++) {
 			keyset_describe(&ks.keys[i], sd, &ks, desc, sizeof(desc));
-			fprintf(stderr, "key %s: %s\n", ks.keys[i].ref, desc);
+			fprintf(stderr, "key %s: %s\n", cli_text(ks.keys[i].ref),
+			    cli_text(desc));
 		}
 	if (ks.n_opened < sd->required) {
 		cli_error("%s: %zu of the %u shares needed could be opened",
@@ -151,8 +152,8 @@ cmd_restore_blob(int argc, char **argv)
 
 	if (json) {
 		report = json_object();
-		json_object_set_new(report, "restore_blob", json_string(out_path));
-		json_object_set_new(report, "sd_file", json_string(sd_path));
+		json_object_set_new(report, "restore_blob", cli_json_text(out_path));
+		json_object_set_new(report, "sd_file", cli_json_text(sd_path));
 		json_object_set_new(report, "exchange_key_x5t_256",
 		    json_string(exch_x5t));
 		json_object_set_new(report, "data_items",
@@ -161,15 +162,15 @@ cmd_restore_blob(int argc, char **argv)
 		for (i = 0; i < ks.n_keys; i++)
 			if (ks.keys[i].outcome == KEY_OPENED)
 				json_array_append_new(arr,
-				    json_string(ks.keys[i].ref));
+				    cli_json_text(ks.keys[i].ref));
 		json_object_set_new(report, "keys_used", arr);
 		cli_print_json(report);
 		json_decref(report);
 	} else {
-		printf("restore blob written to %s\n", out_path);
+		printf("restore blob written to %s\n", cli_text(out_path));
 		printf("  encrypted to exchange key x5t_256 %s\n", exch_x5t);
 		printf("  %zu data items re-encrypted from %s\n", blob->data.n,
-		    sd_path);
+		    cli_text(sd_path));
 		printf("Compare that thumbprint with the one the recovery-mode "
 		    "HSM gave, then upload the blob.\n");
 	}

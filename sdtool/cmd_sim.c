@@ -134,8 +134,8 @@ sim_activate(int argc, char **argv)
 
 	if (json) {
 		o = json_object();
-		json_object_set_new(o, "security_domain_file", json_string(sd_out));
-		json_object_set_new(o, "state", json_string(dir));
+		json_object_set_new(o, "security_domain_file", cli_json_text(sd_out));
+		json_object_set_new(o, "state", cli_json_text(dir));
 		json_object_set_new(o, "required", json_integer(quorum));
 		json_object_set(o, "certificates",
 		    json_object_get(state, "certificates"));
@@ -218,7 +218,7 @@ sim_init_recovery(int argc, char **argv)
 		goto out;
 	if (json) {
 		o = json_object();
-		json_object_set_new(o, "exchange_key", json_string(out_path));
+		json_object_set_new(o, "exchange_key", cli_json_text(out_path));
 		json_object_set_new(o, "x5t_256", json_string(x5t));
 		cli_print_json(o);
 		json_decref(o);

@@ -96,7 +96,7 @@ report_json(const char *path, const struct sd_file *sd,
 	size_t i, j;
 
 	root = json_object();
-	json_object_set_new(root, "sd_file", json_string(path));
+	json_object_set_new(root, "sd_file", cli_json_text(path));
 	json_object_set_new(root, "required", json_integer(sd->required));
 	json_object_set_new(root, "shares", json_integer((json_int_t)sd->n_shares));
 	keys = json_array();
@@ -104,7 +104,7 @@ report_json(const char *path, const struct sd_file *sd,
 		const struct key_report *k = &ks->keys[i];
 
 		o = json_object();
-		json_object_set_new(o, "key", json_string(k->ref));
+		json_object_set_new(o, "key", cli_json_text(k->ref));
 		json_object_set_new(o, "status",
 		    json_string(key_outcome_name(k->outcome)));
 		if (k->outcome == KEY_OPENED || k->outcome == KEY_DUPLICATE)
@@ -119,7 +119,7 @@ report_json(const char *path, const struct sd_file *sd,
 		    json_boolean(k->flags & HW_KEY_CERT_EXPIRED));
 		json_object_set_new(o, "matched_by_trial", json_boolean(k->by_trial));
 		keyset_describe(k, sd, ks, desc, sizeof(desc));
-		json_object_set_new(o, "message", json_string(desc));
+		json_object_set_new(o, "message", cli_json_text(desc));
 		json_array_append_new(keys, o);
 	}
 	json_object_set_new(root, "keys", keys);
@@ -138,7 +138,7 @@ report_json(const char *path, const struct sd_file *sd,
 		json_object_set_new(o, "shares", arr);
 		json_object_set_new(o, "ok", json_boolean(qs[i].code == 0));
 		if (qs[i].code != 0)
-			json_object_set_new(o, "error", json_string(qs[i].detail));
+			json_object_set_new(o, "error", cli_json_text(qs[i].detail));
 		json_array_append_new(quorums, o);
 	}
 	json_object_set_new(root, "quorums", quorums);
@@ -235,11 +235,12 @@ cmd_verify(int argc, char **argv)
 		cli_print_json(report);
 		json_decref(report);
 	} else {
-		printf("%s: quorum %u of %zu shares, %zu data items\n", sd_path,
+		printf("%s: quorum %u of %zu shares, %zu data items\n", cli_text(sd_path),
 		    sd->required, sd->n_shares, sd->data.n);
 		for (i = 0; i < ks.n_keys; i++) {
 			keyset_describe(&ks.keys[i], sd, &ks, desc, sizeof(desc));
-			printf("  key %s: %s\n", ks.keys[i].ref, desc);
+			printf("  key %s: %s\n", cli_text(ks.keys[i].ref),
+			    cli_text(desc));
 		}
 		for (i = 0; i < nq; i++) {
 			quorum_name(&qs[i], sd->required, name, sizeof(name));
@@ -248,7 +249,7 @@ cmd_verify(int argc, char **argv)
 				    "authenticated\n", name, sd->data.n);
 			else
 				printf("  quorum %s: FAILED: %s\n", name,
-				    qs[i].detail);
+				    cli_text(qs[i].detail));
 		}
 		if (len < sd->required)
 			printf("FAILED: %zu of the %u shares needed were opened; "

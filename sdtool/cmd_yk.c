@@ -203,8 +203,8 @@ yk_wrap(int argc, char **argv)
 	}
 	if (json_out) {
 		rep = json_object();
-		json_object_set_new(rep, "key_file", json_string(key_path));
-		json_object_set_new(rep, "ykey", json_string(out));
+		json_object_set_new(rep, "key_file", cli_json_text(key_path));
+		json_object_set_new(rep, "ykey", cli_json_text(out));
 		json_object_set_new(rep, "device", json_string(software ?
 		    "software-test" : "yubikey"));
 		json_object_set_new(rep, "serial", json_integer(serial));
@@ -314,8 +314,8 @@ yk_unwrap(int argc, char **argv)
 		goto done;
 	if (json_out) {
 		rep = json_object();
-		json_object_set_new(rep, "ykey", json_string(in));
-		json_object_set_new(rep, "key_file", json_string(out));
+		json_object_set_new(rep, "ykey", cli_json_text(in));
+		json_object_set_new(rep, "key_file", cli_json_text(out));
 		json_object_set_new(rep, "passphrase", json_boolean(!nopass));
 		cli_print_json(rep);
 		json_decref(rep);
@@ -381,7 +381,7 @@ yk_info(int argc, char **argv)
 	}
 	if (json_out) {
 		rep = json_object();
-		json_object_set_new(rep, "file", json_string(path));
+		json_object_set_new(rep, "file", cli_json_text(path));
 		json_object_set_new(rep, "device", json_string(y->software ?
 		    "software-test" : "yubikey"));
 		json_object_set_new(rep, "serial", json_integer(y->serial));

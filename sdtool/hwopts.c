@@ -45,7 +45,7 @@ notice(const char *token, unsigned flags)
 	if (flags & HW_PIN_PINPAD) {
 		fflush(stdout);
 		fprintf(stderr, "Enter the %s for token %s on the reader's PIN "
-		    "pad%s\n", (flags & HW_PIN_SO) ? "SO PIN" : "PIN", token,
+		    "pad%s\n", (flags & HW_PIN_SO) ? "SO PIN" : "PIN", cli_text(token),
 		    (flags & HW_PIN_FINAL_TRY) ? " (last try: a wrong PIN "
 		    "locks it)" : "");
 		return;
@@ -53,7 +53,8 @@ notice(const char *token, unsigned flags)
 	/* a YubiKey set to require touch blinks and waits */
 	if ((flags & HW_PIN_TOUCH) && cli_stderr_is_tty()) {
 		fflush(stdout);
-		fprintf(stderr, "Asking %s (touch it if it blinks)...\n", token);
+		fprintf(stderr, "Asking %s (touch it if it blinks)...\n",
+		    cli_text(token));
 	}
 }
 
@@ -76,7 +77,7 @@ cli_pin(void *ctx, const char *token, unsigned flags, char *buf, size_t size)
 		tries = " (the token says few tries are left)";
 	snprintf(prompt, sizeof(prompt), "%s for token %s%s: ",
 	    (flags & HW_PIN_SO) ? "SO PIN (for a YubiKey: the PIV management "
-	    "key, in hex)" : "PIN", token, tries);
+	    "key, in hex)" : "PIN", cli_text(token), tries);
 	if (cli_ask_secret(prompt, buf, size) != 0)
 		return SD_ERR_PASSPHRASE;
 	return 0;
