@@ -613,8 +613,8 @@ list_token(struct p11_module *m, const struct p11_token *t, int login,
 		jkeys = json_array();
 		json_object_set_new(jt, "keys", jkeys);
 	} else {
-		printf("token %s  (%s %s, serial %s, slot %lu)\n", t->label,
-		    t->manufacturer, t->model, t->serial,
+		printf("token %s  (%s %s, serial %s, slot %lu)\n", cli_text(t->label),
+		    cli_text(t->manufacturer), cli_text(t->model), cli_text(t->serial),
 		    (unsigned long)t->slot);
 		printf("  %s\n", words);
 		if (n == 0)
@@ -680,7 +680,7 @@ list_token(struct p11_module *m, const struct p11_token *t, int login,
 			json_array_append_new(jkeys, jk);
 			continue;
 		}
-		printf("  key %s\n", uri);
+		printf("  key %s\n", cli_text(uri));
 		printf("      RSA-%d%s", en->bits,
 		    en->has_priv ? "" : (t->flags & CKF_LOGIN_REQUIRED) &&
 		    !logged_in ? ", private key not visible without --login" :
@@ -696,7 +696,7 @@ list_token(struct p11_module *m, const struct p11_token *t, int login,
 			subj = X509_NAME_oneline(X509_get_subject_name(en->cert),
 			    NULL, 0);
 			printf("      certificate x5t_256 %s\n", x5t);
-			printf("        %s, expires %s\n", subj ? subj : "?",
+			printf("        %s, expires %s\n", subj ? cli_text(subj) : "?",
 			    when);
 			OPENSSL_free(subj);
 		} else {
@@ -772,8 +772,8 @@ card_list(int argc, char **argv)
 		arr = json_array();
 		json_object_set_new(root, "tokens", arr);
 	} else {
-		printf("module %s (%s, %s)\n", module,
-		    p11_module_manufacturer(m), p11_module_description(m));
+		printf("module %s (%s, %s)\n", cli_text(module),
+		    cli_text(p11_module_manufacturer(m)), cli_text(p11_module_description(m)));
 	}
 	for (i = 0; i < n; i++) {
 		if (!p11_token_matches(m, &toks[i], u))
@@ -1081,8 +1081,8 @@ card_import(int argc, char **argv)
 		goto out;
 	written = 0;   /* proven: it stays */
 	if (!json) {
-		printf("%s imported to token %s\n", key_path, c.tok.label);
-		printf("  key      %s\n", new_uri);
+		printf("%s imported to token %s\n", cli_text(key_path), cli_text(c.tok.label));
+		printf("  key      %s\n", cli_text(new_uri));
 		printf("  x5t_256  %s\n", hw_key_x5t256(key));
 		printf("  RSA-%d, %s, %s\n", hw_key_bits(key),
 		    tristate(sens, "sensitive", "NOT sensitive"),
@@ -1098,10 +1098,11 @@ card_import(int argc, char **argv)
 		deleted = 1;
 		if (!json)
 			printf("%s overwritten and deleted; the key now exists "
-			    "only on token %s\n", key_path, c.tok.label);
+			    "only on token %s\n", cli_text(key_path),
+			    cli_text(c.tok.label));
 	} else if (!json) {
 		printf("The key file %s still exists: keep it offline as a "
-		    "backup, or destroy it (--delete-source).\n", key_path);
+		    "backup, or destroy it (--delete-source).\n", cli_text(key_path));
 	}
 	ret = EXIT_OK;
  report:
@@ -1413,7 +1414,7 @@ card_generate(int argc, char **argv)
 		goto out;
 	if (!json && cli_stderr_is_tty())
 		fprintf(stderr, "generating RSA-%ld on token %s...\n", bits,
-		    c.tok.label);
+		    cli_text(c.tok.label));
 	if ((r = p11_generate_rsa(c.s, (int)bits, label, id, id_len, &priv,
 	    &pub, &e)) != 0) {
 		hw_error(r, &e);
@@ -1468,9 +1469,9 @@ card_generate(int argc, char **argv)
 		cli_print_json(rep);
 		json_decref(rep);
 	} else {
-		printf("RSA-%ld key generated on token %s\n", bits, c.tok.label);
-		printf("  key      %s\n", new_uri);
-		printf("%s  certificate for the activation request\n", cert_path);
+		printf("RSA-%ld key generated on token %s\n", bits, cli_text(c.tok.label));
+		printf("  key      %s\n", cli_text(new_uri));
+		printf("%s  certificate for the activation request\n", cli_text(cert_path));
 		printf("  x5t_256  %s  (write this down)\n", x5t);
 		printf("  proof: a random value encrypted to the certificate "
 		    "was decrypted on the token (%s)\n", host ? "raw RSA on the "
@@ -1481,7 +1482,7 @@ card_generate(int argc, char **argv)
 		printf("This key exists only on token %s. It cannot be copied, "
 		    "backed up, or put on a paper escrow sheet: if the token is "
 		    "lost or broken, its share is lost with it. Choose the "
-		    "quorum with that in mind.\n", c.tok.label);
+		    "quorum with that in mind.\n", cli_text(c.tok.label));
 	}
 	ret = EXIT_OK;
  out:

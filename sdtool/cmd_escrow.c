@@ -35,6 +35,7 @@
 #include "verbs.h"
 #include "../hw/key.h"
 #include "../shares/escrow.h"
+#include "../shares/termtext.h"
 
 #define SYNOPSIS "print | restore | check ..."
 #define PRINT_SYNOPSIS "--key KEY [--cert CERT] --out SHEET " \
@@ -435,6 +436,7 @@ print_parse(int argc, char **argv, struct print_args *a)
 	struct opt_parser p;
 	struct sd_err e = { "" };
 	const char *val;
+	unsigned long cp = 0;
 	int id;
 
 	memset(a, 0, sizeof(*a));
@@ -496,6 +498,16 @@ print_parse(int argc, char **argv, struct print_args *a)
 	if (a->hsm != NULL &&
 	    escrow_check_text("--hsm", a->hsm, ESCROW_MAX_NAME, &e) != 0)
 		return cli_usage_error("%s", e.msg);
+	/* a bidi control would make the name read as something else */
+	if (a->officer != NULL &&
+	    termtext_has_bidi(a->officer, strlen(a->officer), &cp))
+		return cli_usage_error("--officer: holds the bidirectional "
+		    "control U+%04lX, which would make the name read as "
+		    "something else", cp);
+	if (a->hsm != NULL && termtext_has_bidi(a->hsm, strlen(a->hsm), &cp))
+		return cli_usage_error("--hsm: holds the bidirectional control "
+		    "U+%04lX, which would make the name read as something "
+		    "else", cp);
 	return 0;
 }
 
@@ -558,12 +570,13 @@ print_report(const struct print_args *a, const struct escrow_header *h,
 	escrow_b32_encode(h->sheet_id, ESCROW_ID_LEN, id);
 	if (a->json) {
 		iso_time(h->created, when);
-		o = json_pack("{s:s, s:s, s:s?, s:i, s:s, s:s, s:s?, s:s?, s:o, "
+		o = json_pack("{s:o, s:s, s:s?, s:i, s:s, s:o, s:o, s:s?, s:o, "
 		    "s:s, s:s, s:s, s:i, s:b, s:o, s:i, s:i}",
-		    "sheet", a->out, "format", a->text ? "text" : "pdf",
+		    "sheet", cli_json_text(a->out),
+		    "format", a->text ? "text" : "pdf",
 		    "paper", a->text ? NULL : a->letter ? "letter" : "a4",
-		    "pages", pages, "sheet_id", id, "key", a->key,
-		    "cert", cert_path, "x5t_256", x5t,
+		    "pages", pages, "sheet_id", id, "key", cli_json_text(a->key),
+		    "cert", cli_json_text(cert_path), "x5t_256", x5t,
 		    "key_index", h->key_index == ESCROW_NO_INDEX ? json_null() :
 		    json_integer(h->key_index),
 		    "officer", h->officer, "hsm", h->hsm, "created", when,
@@ -582,19 +595,19 @@ print_report(const struct print_args *a, const struct escrow_header *h,
 	}
 	if (a->text)
 		printf("escrow sheet written to %s (plain text, %zu typed "
-		    "lines)\n", a->out, nlines);
+		    "lines)\n", cli_text(a->out), nlines);
 	else
 		printf("escrow sheet written to %s (%d page%s, %s, %zu QR code%s "
-		    "and %zu typed lines)\n", a->out, pages, pages == 1 ? "" : "s",
+		    "and %zu typed lines)\n", cli_text(a->out), pages, pages == 1 ? "" : "s",
 		    a->letter ? "US Letter" : "A4", nparts, nparts == 1 ? "" : "s",
 		    nlines);
 	printf("  sheet id  %s\n", id);
-	printf("  key       %s, RSA-%d", a->key, bits);
+	printf("  key       %s, RSA-%d", cli_text(a->key), bits);
 	if (h->key_index != ESCROW_NO_INDEX)
 		printf(", key index %d", h->key_index);
 	printf("\n");
 	if (x5t != NULL)
-		printf("  x5t_256   %s  (%s)\n", x5t, cert_path);
+		printf("  x5t_256   %s  (%s)\n", x5t, cli_text(cert_path));
 	if (h->encrypted)
 		printf("  encrypted with the sheet's passphrase (Argon2id, %u MiB, "
 		    "%u passes)\n", h->memlimit_kib / 1024, h->opslimit);
@@ -965,9 +978,10 @@ restore_report(const struct restore_args *a, const struct escrow_header *h,
 		sheet_b64url(h->x5t_256, x5t);
 	if (a->json) {
 		iso_time(h->created, when);
-		o = json_pack("{s:s?, s:b, s:s, s:s, s:s, s:s, s:s, s:o, s:s, "
+		o = json_pack("{s:o, s:b, s:s, s:s, s:s, s:s, s:s, s:o, s:s, "
 		    "s:s?, s:i, s:b, s:b, s:s?, s:b, s:s}",
-		    "key", a->check ? NULL : a->out, "written", !a->check,
+		    "key", cli_json_text(a->check ? NULL : a->out),
+		    "written", !a->check,
 		    "source", source_name(a->src), "sheet_id", id,
 		    "created", when, "officer", h->officer, "hsm", h->hsm,
 		    "key_index", h->key_index == ESCROW_NO_INDEX ? json_null() :
@@ -990,25 +1004,26 @@ restore_report(const struct restore_args *a, const struct escrow_header *h,
 		printf("escrow sheet %s reads back: its RSA-%d key matches the "
 		    "public key it records\n", id, bits);
 	else
-		printf("key restored to %s from escrow sheet %s (%s)\n", a->out,
+		printf("key restored to %s from escrow sheet %s (%s)\n",
+		    cli_text(a->out),
 		    id, a->src == SRC_TEXT ? "typed lines" : a->src == SRC_QR ?
 		    "QR code texts" : "scanned QR codes");
 	printf("  key       RSA-%d", bits);
 	if (h->key_index != ESCROW_NO_INDEX)
 		printf(", key index %d", h->key_index);
 	if (h->officer[0])
-		printf(", officer %s", h->officer);
+		printf(", officer %s", cli_text(h->officer));
 	if (h->hsm[0])
-		printf(", HSM %s", h->hsm);
+		printf(", HSM %s", cli_text(h->hsm));
 	printf("\n");
 	if (h->has_cert)
 		printf("  x5t_256   %s  (%s)\n", x5t, cert != NULL ?
 		    "matches the certificate" : "from the sheet: compare it with "
 		    "the one on record");
 	else if (cert != NULL)
-		printf("  matches the certificate %s\n", cert);
+		printf("  matches the certificate %s\n", cli_text(cert));
 	sheet_time(h->created, when);
-	printf("  printed   %s by sdtool %s\n", when, h->version);
+	printf("  printed   %s by sdtool %s\n", when, cli_text(h->version));
 	if (!a->check && !key_encrypted)
 		printf("The key file is NOT encrypted.\n");
 }
@@ -1051,11 +1066,11 @@ escrow_restore(int argc, char **argv, int check)
 	if (!a.json) {
 		/* what the sheet is, before its passphrase is asked */
 		fprintf(stderr, "escrow sheet %s: officer %s", id,
-		    h.officer[0] ? h.officer : "-");
+		    h.officer[0] ? cli_text(h.officer) : "-");
 		if (h.key_index != ESCROW_NO_INDEX)
 			fprintf(stderr, ", key index %d", h.key_index);
 		fprintf(stderr, "%s%s, printed %s\n", h.hsm[0] ? ", HSM " : "",
-		    h.hsm, when);
+		    cli_text(h.hsm), when);
 	}
 
 	/* another key's certificate is refused before any passphrase */

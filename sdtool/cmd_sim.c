@@ -142,9 +142,9 @@ sim_activate(int argc, char **argv)
 		cli_print_json(o);
 		json_decref(o);
 	} else {
-		printf("simulated HSM %s activated: quorum %ld of %zu\n", dir,
+		printf("simulated HSM %s activated: quorum %ld of %zu\n", cli_text(dir),
 		    quorum, n);
-		printf("security domain written to %s\n", sd_out);
+		printf("security domain written to %s\n", cli_text(sd_out));
 		printf("Keep it, and keep the keys: without both the HSM's keys "
 		    "cannot be recovered.\n");
 	}
@@ -223,8 +223,8 @@ sim_init_recovery(int argc, char **argv)
 		cli_print_json(o);
 		json_decref(o);
 	} else {
-		printf("simulated HSM %s is in recovery mode\n", dir);
-		printf("exchange key certificate written to %s\n", out_path);
+		printf("simulated HSM %s is in recovery mode\n", cli_text(dir));
+		printf("exchange key certificate written to %s\n", cli_text(out_path));
 		printf("  x5t_256 %s\n", x5t);
 		printf("Read this thumbprint aloud to the offline machine's "
 		    "operator before making the restore blob.\n");
@@ -294,7 +294,7 @@ sim_upload(int argc, char **argv)
 		json_decref(o);
 	} else {
 		printf("simulated HSM %s restored: all %zu data items match "
-		    "what was activated\n", dir, n_items);
+		    "what was activated\n", cli_text(dir), n_items);
 	}
 	ret = EXIT_OK;
  out:
@@ -342,8 +342,8 @@ sim_status(int argc, char **argv)
 	if (json) {
 		cli_print_json(state);
 	} else {
-		printf("simulated HSM %s: %s\n", dir,
-		    json_string_value(json_object_get(state, "status")));
+		printf("simulated HSM %s: %s\n", cli_text(dir),
+		    cli_text(json_string_value(json_object_get(state, "status"))));
 		printf("  activated %s, quorum %lld of %zu\n",
 		    json_string_value(json_object_get(state, "activated_at")),
 		    (long long)json_integer_value(json_object_get(state,

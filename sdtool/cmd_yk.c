@@ -216,8 +216,8 @@ yk_wrap(int argc, char **argv)
 		cli_print_json(rep);
 		json_decref(rep);
 	} else {
-		printf("%s written: %s wrapped with %s, slot %ld%s\n", out,
-		    key_path, software ? "the software TEST YubiKey" :
+		printf("%s written: %s wrapped with %s, slot %ld%s\n",
+		    cli_text(out), cli_text(key_path), software ? "the software TEST YubiKey" :
 		    "YubiKey", slot, want_pass ? ", and a passphrase" : "");
 		if (serial != 0)
 			printf("  YubiKey serial %u\n", serial);
@@ -227,7 +227,7 @@ yk_wrap(int argc, char **argv)
 		    "test value\n");
 		printf("Keep the certificate beside it; %s still exists: "
 		    "destroy it once the .ykey is in place, or keep it offline "
-		    "as a backup.\n", key_path);
+		    "as a backup.\n", cli_text(key_path));
 	}
 	ret = EXIT_OK;
  done:
@@ -320,7 +320,8 @@ yk_unwrap(int argc, char **argv)
 		cli_print_json(rep);
 		json_decref(rep);
 	} else {
-		printf("%s written from %s (%s)\n", out, in, nopass ?
+		printf("%s written from %s (%s)\n", cli_text(out), cli_text(in),
+		    nopass ?
 		    "NOT protected by a passphrase" : "passphrase-protected");
 	}
 	if (nopass)
@@ -393,7 +394,7 @@ yk_info(int argc, char **argv)
 		cli_print_json(rep);
 		json_decref(rep);
 	} else {
-		printf("file:       %s\n", path);
+		printf("file:       %s\n", cli_text(path));
 		printf("type:       YubiKey-wrapped private key (sdtool yk "
 		    "wrap)\n");
 		if (y->software)
