@@ -390,6 +390,9 @@ pass_load(struct cli_pass *pass)
 
 	if (pass->text != NULL)
 		return 0;
+	if (pass->failed)
+		return -1;  /* already said, once: not again for every key */
+	pass->failed = 1;
 	if ((fd = open(pass->file, O_RDONLY | O_CLOEXEC)) == -1) {
 		cli_error("--password-file %s: %s", pass->file, strerror(errno));
 		return -1;
@@ -427,6 +430,18 @@ pass_load(struct cli_pass *pass)
 		cli_error("--password-file %s: holds a NUL byte", pass->file);
 		goto out;
 	}
+	/*
+	 * Line ends at the end of the file are not lines: "pw\n\n" (an
+	 * editor's extra newline) is one passphrase for every key, not two.
+	 */
+	while (pass->len > 0 && (pass->text[pass->len - 1] == '\n' ||
+	    pass->text[pass->len - 1] == '\r'))
+		pass->text[--pass->len] = '\0';
+	if (pass->len == 0) {
+		cli_error("--password-file %s: empty", pass->file);
+		goto out;
+	}
+	pass->failed = 0;
 	ret = 0;
  out:
 	if (ret != 0 && pass->text != NULL) {
@@ -444,6 +459,7 @@ cli_pass_clear(struct cli_pass *pass)
 		sodium_free(pass->text);
 	pass->text = NULL;
 	pass->len = 0;
+	pass->failed = 0;
 }
 
 /* Line `index` of the passphrase file (or its only line) into buf. */
@@ -507,7 +523,7 @@ cli_new_passphrase(const char *file, const char *what, char *buf, size_t size)
 	int r, ret = -1;
 
 	if (file != NULL) {
-		struct cli_pass pass = { file, 0, NULL, 0 };
+		struct cli_pass pass = { file, 0, NULL, 0, 0 };
 
 		r = passphrase_from_file(&pass, buf, size);
 		cli_pass_clear(&pass);

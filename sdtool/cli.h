@@ -76,7 +76,8 @@ int cli_read_file(const char *path, size_t max, char **buf, size_t *len);
  *
  * For keys being opened: `--password-file FILE` holds one passphrase per
  * line, the n-th line for the n-th key given; a file with a single line
- * serves every key.  Without one, the terminal is asked (no echo); with no
+ * serves every key.  Line ends at the end of the file are not lines.  A
+ * file that cannot be read is reported once, not once per key.  Without one, the terminal is asked (no echo); with no
  * terminal the key fails with a message saying to use --password-file.
  */
 #define CLI_MAX_PASSFILE (64 * 1024)
@@ -86,6 +87,7 @@ struct cli_pass {
 	int index;          /* which key is being opened (0-based) */
 	char *text;         /* the file, read once, in guarded memory */
 	size_t len;
+	int failed;         /* reading it failed (and was reported) */
 };
 /* An hw_passphrase_fn (see hw/key.h) over struct cli_pass. */
 int cli_passphrase(void *ctx, const char *ref, char *buf, size_t size);

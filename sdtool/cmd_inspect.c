@@ -349,7 +349,7 @@ looks_like_cert(const char *text, size_t len)
 
 	while (i < len && strchr(" \t\r\n", text[i]) != NULL && text[i] != '\0')
 		i++;
-	if (i == len || text[i] != '{')
+	if (i == len || (text[i] != '{' && text[i] != '['))
 		return 1;
 	if ((root = json_loadb(text, len, 0, NULL)) == NULL)
 		return 0;

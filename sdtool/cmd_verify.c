@@ -117,6 +117,8 @@ report_json(const char *path, const struct sd_file *sd,
 			    json_string(k->cert_not_after));
 		json_object_set_new(o, "cert_expired",
 		    json_boolean(k->flags & HW_KEY_CERT_EXPIRED));
+		json_object_set_new(o, "cert_not_yet_valid",
+		    json_boolean(k->flags & HW_KEY_CERT_NOT_YET));
 		json_object_set_new(o, "matched_by_trial", json_boolean(k->by_trial));
 		keyset_describe(k, sd, ks, desc, sizeof(desc));
 		json_object_set_new(o, "message", cli_json_text(desc));

@@ -147,7 +147,7 @@ int
 keyset_open(const struct sd_file *sd, char *const *refs, size_t n,
     const char *password_file, int stop_at_quorum, struct keyset *ks)
 {
-	struct cli_pass pass = { password_file, 0, NULL, 0 };
+	struct cli_pass pass = { password_file, 0, NULL, 0, 0 };
 	size_t k;
 
 	memset(ks, 0, sizeof(*ks));
@@ -213,6 +213,11 @@ keyset_warn(const struct keyset *ks)
 			cli_warn("%s: certificate expired %s; it still works "
 			    "for recovery, but plan to rotate the wrapping keys",
 			    ks->keys[i].ref, ks->keys[i].cert_not_after);
+		if (ks->keys[i].flags & HW_KEY_CERT_NOT_YET)
+			cli_warn("%s: certificate not valid yet (its notBefore "
+			    "is in the future): check this machine's clock, and "
+			    "that this is the certificate the HSM was given",
+			    ks->keys[i].ref);
 		if (ks->keys[i].flags & HW_KEY_NO_CERT)
 			cli_warn("%s: no certificate beside it; shares matched "
 			    "by trial decryption", ks->keys[i].ref);
