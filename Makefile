@@ -49,7 +49,10 @@ endif
 
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -DSDTOOL_VERSION='"$(VERSION)"' \
 	$(OPT_CFLAGS) $(HARDEN_CFLAGS) $(WARN) $(PKG_CFLAGS) -MMD -MP
-ALL_LDFLAGS := $(OPT_LDFLAGS) $(HARDEN_LDFLAGS)
+# Every sodium_malloc/sodium_free is counted (shares/secret.c,
+# sd_secret_live): every binary linking libsdcore.a needs these.
+SECRET_WRAP_LDFLAGS := -Wl,--wrap=sodium_malloc,--wrap=sodium_free
+ALL_LDFLAGS := $(OPT_LDFLAGS) $(HARDEN_LDFLAGS) $(SECRET_WRAP_LDFLAGS)
 
 ifeq ($(V),1)
 Q :=

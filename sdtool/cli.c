@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "../hw/key.h"
+#include "../shares/secret.h"
 #include "../shares/termtext.h"
 
 const char *cli_verb_name = NULL;
@@ -638,4 +639,12 @@ cli_json_text(const char *s)
 	v = json_string(r);
 	free(r);
 	return v;
+}
+
+void
+cli_test_secrets(const char *when)
+{
+	if (getenv("SDTOOL_TEST_LIVE_SECRETS") != NULL)
+		fprintf(stderr, "sdtool: test: %zu guarded buffers alive at "
+		    "%s\n", sd_secret_live(), when);
 }

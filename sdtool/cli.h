@@ -130,6 +130,13 @@ void cli_print_json(const void *json_t_value);
  * cli_error() and cli_warn() already render their whole message.
  */
 const char *cli_text(const char *s);
+
+/*
+ * Test-only: with SDTOOL_TEST_LIVE_SECRETS set in the environment, print
+ * "sdtool: test: N guarded buffers alive at WHEN" (sd_secret_live), so a
+ * test can prove secrets are wiped as soon as their last use is done.
+ */
+void cli_test_secrets(const char *when);
 void cli_text_clear(void);
 
 /*

@@ -325,9 +325,12 @@ make_pair(struct pair *p, const struct keygen_args *a, int nth, int total)
 static int
 write_pair(struct pair *p)
 {
+	cli_test_secrets("writing a key");
 	if (cli_write_new_file(p->key_path, p->key_pem, p->key_len, 0600) != 0)
 		return -1;
 	p->key_written = 1;
+	sodium_free(p->key_pem);   /* written: its last use */
+	p->key_pem = NULL;
 	if (cli_write_new_file(p->cert_path, p->cert_pem, p->cert_len, 0644)
 	    != 0)
 		return -1;
@@ -360,7 +363,7 @@ report_text(const struct pair *pairs, int n, const struct keygen_args *a)
 	for (i = 0; i < n; i++) {
 		const struct pair *p = &pairs[i];
 
-		printf("%s  private key, %s\n", cli_text(p->key_path), p->pass != NULL ?
+		printf("%s  private key, %s\n", cli_text(p->key_path), !a->no_pass ?
 		    "passphrase-protected: keep it offline" :
 		    "NOT protected by a passphrase");
 		printf("%s  x5t_256 %s  (write this down)\n", cli_text(p->cert_path),
@@ -397,7 +400,7 @@ report_json(const struct pair *pairs, int n, const struct keygen_args *a)
 		    json_object_set_new(o, "not_after",
 		    json_string(p->not_after)) ||
 		    json_object_set_new(o, "encrypted",
-		    json_boolean(p->pass != NULL)))
+		    json_boolean(!a->no_pass)))
 			goto oom;
 	}
 	return arr;
@@ -478,6 +481,14 @@ cmd_keygen(int argc, char **argv)
 	for (i = 0; i < n; i++)
 		if (make_pair(&pairs[i], &a, i + 1, n) != 0)
 			goto out;
+	/* the keys are encrypted: the passphrases' last use */
+	for (i = 0; i < n; i++) {
+		if (pairs[i].pass != shared_pass)
+			sodium_free(pairs[i].pass);
+		pairs[i].pass = NULL;
+	}
+	sodium_free(shared_pass);
+	shared_pass = NULL;
 	if (a.json && (report = report_json(pairs, n, &a)) == NULL)
 		goto out;
 	if (create_dir) {

@@ -125,20 +125,27 @@ cmd_restore_blob(int argc, char **argv)
 	for (i = 0, n = 0; i < sd->n_shares && n < sd->required; i++)
 		if (ks.shares[i] != NULL)
 			parts[n++] = ks.shares[i]->p;
-	if ((r = shamir_combine(parts, n, SD_SHARE_LEN, &master, &e)) != 0) {
+	r = shamir_combine(parts, n, SD_SHARE_LEN, &master, &e);
+	keyset_wipe_shares(&ks);   /* their last use */
+	if (r != 0) {
 		cli_core_error(r, &e, "%s: the opened shares do not recombine",
 		    sd_path);
 		goto out;
 	}
-	if ((r = sd_data_open(&sd->data, master, &pts, &e)) != 0) {
+	r = sd_data_open(&sd->data, master, &pts, &e);
+	sd_secret_free(master);    /* its last use */
+	master = NULL;
+	if (r != 0) {
 		cli_core_error(r, &e, "%s: the data do not authenticate under "
 		    "the recombined secret (a damaged file, or a share that "
 		    "does not belong to it)", sd_path);
 		goto out;
 	}
-	if ((r = sd_blob_build(&sd->data, pts, X509_get0_pubkey(exch),
-	    exch_x5t, NULL, &blob, &e)) != 0 ||
-	    (r = sd_blob_serialize(blob, &out_json, &e)) != 0) {
+	r = sd_blob_build(&sd->data, pts, X509_get0_pubkey(exch), exch_x5t,
+	    NULL, &blob, &e);
+	sd_plaintexts_free(pts, sd->data.n);   /* their last use */
+	pts = NULL;
+	if (r != 0 || (r = sd_blob_serialize(blob, &out_json, &e)) != 0) {
 		cli_core_error(r, &e, "building the restore blob");
 		goto out;
 	}
@@ -147,6 +154,7 @@ cmd_restore_blob(int argc, char **argv)
 		cli_core_error(r, &e, "internal check of the restore blob");
 		goto out;
 	}
+	cli_test_secrets("writing the blob");
 	if (cli_write_new_file(out_path, out_json, strlen(out_json), 0644) != 0)
 		goto out;
 

@@ -221,6 +221,7 @@ cmd_verify(int argc, char **argv)
 			nq++;
 		} while (next_combination(c, sd->required, len));
 	}
+	keyset_wipe_shares(&ks);   /* every quorum is checked: their last use */
 	/*
 	 * A key that was given but opened nothing is a failure too: an
 	 * auditor checking with every officer's key must not get exit 0

@@ -170,6 +170,17 @@ keyset_open(const struct sd_file *sd, char *const *refs, size_t n,
 }
 
 void
+keyset_wipe_shares(struct keyset *ks)
+{
+	size_t i;
+
+	for (i = 0; i < SD_MAX_SHARES; i++) {
+		sd_secret_free(ks->shares[i]);
+		ks->shares[i] = NULL;
+	}
+}
+
+void
 keyset_clear(struct keyset *ks)
 {
 	size_t i;

@@ -50,6 +50,9 @@ struct keyset {
 int keyset_open(const struct sd_file *sd, char *const *refs, size_t n,
     const char *password_file, int stop_at_quorum, struct keyset *ks);
 void keyset_clear(struct keyset *ks);
+/* Wipe and free the opened shares as soon as they are no longer needed;
+ * the per-key reports stay. */
+void keyset_wipe_shares(struct keyset *ks);
 
 /* One line telling an officer what happened to their key. */
 void keyset_describe(const struct key_report *k, const struct sd_file *sd,

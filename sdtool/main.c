@@ -7,12 +7,14 @@
 #include <openssl/crypto.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "../shares/secret.h"
 #include "verbs.h"
 
 static const struct cli_verb verbs[] = {
@@ -58,6 +60,12 @@ harden_process(void)
 static int
 finish_stdout(int status)
 {
+	cli_text_clear();
+	/*
+	 * Test-only: how many guarded (secret) buffers are still alive now
+	 * that the verb is done.  Tests require 0 (tests/e2e/t_secrets.sh).
+	 */
+	cli_test_secrets("exit");
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		fprintf(stderr, "sdtool: error writing to standard output: %s\n",
 		    strerror(errno));

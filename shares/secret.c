@@ -3,6 +3,42 @@
 
 #include "secret.h"
 
+/*
+ * The counting wrappers: the linker sends every sodium_malloc/sodium_free
+ * call of our objects here (-Wl,--wrap=sodium_malloc,--wrap=sodium_free).
+ * sdtool is single-threaded.
+ */
+void *__real_sodium_malloc(size_t size);
+void __real_sodium_free(void *ptr);
+void *__wrap_sodium_malloc(size_t size);
+void __wrap_sodium_free(void *ptr);
+
+static size_t live_guarded;
+
+void *
+__wrap_sodium_malloc(size_t size)
+{
+	void *p = __real_sodium_malloc(size);
+
+	if (p != NULL)
+		live_guarded++;
+	return p;
+}
+
+void
+__wrap_sodium_free(void *ptr)
+{
+	if (ptr != NULL && live_guarded > 0)
+		live_guarded--;
+	__real_sodium_free(ptr);
+}
+
+size_t
+sd_secret_live(void)
+{
+	return live_guarded;
+}
+
 struct sd_secret *
 sd_secret_new(size_t len)
 {

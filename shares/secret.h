@@ -37,6 +37,15 @@ struct sd_rng {
 	void *ctx;
 };
 
+/*
+ * How many guarded buffers (sodium_malloc) are alive: every sodium_malloc
+ * and sodium_free of the program is counted, through the linker's --wrap
+ * (the Makefile links every binary with SECRET_WRAP_LDFLAGS).  Tests use
+ * it to prove that no secret outlives the program's work: sdtool prints
+ * it at exit when SDTOOL_TEST_LIVE_SECRETS is set (a test-only variable).
+ */
+size_t sd_secret_live(void);
+
 /* Fill buf from rng, or from randombytes_buf() when rng is NULL. */
 void sd_random(const struct sd_rng *rng, uint8_t *buf, size_t len);
 
