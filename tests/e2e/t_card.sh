@@ -7,6 +7,9 @@
 # extractable; wrong PIN, missing token, module and object; a mixed set
 # (a token key and a key file); a real service vector on a token.
 . "$(dirname "$0")/lib.sh"
+# No client here may reach a pcscd this test did not start (a system one,
+# or one left over by another run): every card command names its own.
+export PCSCLITE_CSOCK_NAME=$T/no-pcscd-here.comm
 
 SOFTHSM=""
 for m in /usr/lib/softhsm/libsofthsm2.so \
@@ -317,8 +320,15 @@ libdir() { for d in /usr/lib/*-linux-gnu /usr/lib64 /usr/lib; do
 YKCS11=$(libdir libykcs11.so)
 OPENSC=$(libdir opensc-pkcs11.so)
 CARDS=""
+# Only the pcscd and pivsim this test started, by their pid files
+# (card.sh stop), never by name; on every exit, Ctrl-C and kill included.
 stop_cards() { for d in $CARDS; do "$CARD" stop "$d" >/dev/null 2>&1; done; }
 trap 'stop_cards; rm -rf "$T"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+# running PID: the process exists and is not a zombie waiting to be reaped.
+running() { [ -r "/proc/$1/stat" ] && ! sed 's/^.*) //' "/proc/$1/stat" | grep -q '^Z'; }
 # start_card NAME ARGS...: a simulated YubiKey; `on NAME CMD...` runs CMD with it.
 start_card() {
 	_n=$1; shift
@@ -423,5 +433,14 @@ expect_out "ykcs11: even the right PIN is refused once blocked" 1 \
 	'the PIN of token YubiKey PIV #2000002 is locked .*yubico-piv-tool -a unblock-pin' \
 	on pb "$SDTOOL" verify --sd-file "$T/sd4.json" --sd-wrapping-keys "$PIVB$YPS" "$T/p/cert_1.key"
 expect_out "card list says the PIN is locked" 0 'PIN LOCKED' on pb "$SDTOOL" card list
+
+# The test stops what it started, and only that.
+PIDS=$(cat "$T"/pa/pcscd.pid "$T"/pa/pivsim.pid "$T"/pb/pcscd.pid "$T"/pb/pivsim.pid 2>/dev/null)
+check "the cards' pcscd and pivsim were running (pid files)" test "$(echo $PIDS | wc -w)" -eq 4
+stop_cards
+sleep 0.5
+left=""
+for p in $PIDS; do running "$p" && left="$left $p"; done
+check "card.sh stop ends this test's pcscd and pivsim (left:$left)" test -z "$left"
 
 done_testing
