@@ -382,17 +382,17 @@ read_tty_line(const char *prompt, char *buf, size_t size)
  * pipe (`--password-file <(pass show hsm/officer0)`), which can be read
  * only once, hence the cache.
  */
-static int
-pass_load(struct cli_pass *pass)
+int
+cli_pass_load(struct cli_pass *pass)
 {
 	struct stat st;
 	ssize_t n;
 	int fd, ret = -1;
 
-	if (pass->text != NULL)
-		return 0;
 	if (pass->failed)
 		return -1;  /* already said, once: not again for every key */
+	if (pass->text != NULL)
+		return 0;
 	pass->failed = 1;
 	if ((fd = open(pass->file, O_RDONLY | O_CLOEXEC)) == -1) {
 		cli_error("--password-file %s: %s", pass->file, strerror(errno));
@@ -470,7 +470,7 @@ passphrase_from_file(struct cli_pass *pass, char *buf, size_t size)
 	const char *line, *end;
 	size_t nlines = 0, i, n;
 
-	if (pass_load(pass) != 0)
+	if (cli_pass_load(pass) != 0)
 		return -1;
 	for (i = 0; i < pass->len; i++)
 		if (pass->text[i] == '\n' || i + 1 == pass->len)
@@ -494,6 +494,9 @@ passphrase_from_file(struct cli_pass *pass, char *buf, size_t size)
 		n--;
 	if (n + 1 > size) {
 		cli_error("--password-file %s: passphrase too long", pass->file);
+		/* one line serves every key: it is too long for all of them */
+		if (nlines == 1)
+			pass->failed = 1;
 		return -1;
 	}
 	memcpy(buf, line, n);

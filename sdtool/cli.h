@@ -89,6 +89,11 @@ struct cli_pass {
 	size_t len;
 	int failed;         /* reading it failed (and was reported) */
 };
+/*
+ * Read pass->file now (once; a failure is reported once, and every later
+ * call fails silently).  0 or -1.
+ */
+int cli_pass_load(struct cli_pass *pass);
 /* An hw_passphrase_fn (see hw/key.h) over struct cli_pass. */
 int cli_passphrase(void *ctx, const char *ref, char *buf, size_t size);
 /* Wipe and free what cli_passphrase cached. */

@@ -632,7 +632,7 @@ escrow_print(int argc, char **argv)
 	EVP_PKEY *pkey = NULL;
 	X509 *cert = NULL;
 	char *cert_path = NULL, *pass = NULL, x5t[SD_X5T_LEN + 1];
-	int r, bits, key_encrypted = 0, pages = 0, ret = EXIT_FAIL;
+	int r, bits, key_encrypted = 0, pages = 0, no_cert = 0, ret = EXIT_FAIL;
 
 	if ((r = print_parse(argc, argv, &a)) != 0)
 		return r < 0 ? EXIT_OK : r;
@@ -646,16 +646,19 @@ escrow_print(int argc, char **argv)
 	} else if ((cert_path = cert_beside(a.key)) == NULL)
 		goto oom;
 	if (a.cert == NULL && stat(cert_path, &st) == -1 && errno == ENOENT) {
-		cli_warn("%s: no certificate beside the key (%s); the sheet "
-		    "will not carry its x5t_256 thumbprint", a.key, cert_path);
-		free(cert_path);
-		cert_path = NULL;
+		no_cert = 1;   /* said once the key is known to be one */
 	} else if ((r = hw_cert_load(cert_path, &cert, &e)) != 0) {
 		cli_core_error(r, &e, "%s", cert_path);
 		goto out;
 	}
 	if (load_key(a.key, a.passfile, &pkey, &key_encrypted) != 0)
 		goto out;
+	if (no_cert) {
+		cli_warn("%s: no certificate beside the key (%s); the sheet "
+		    "will not carry its x5t_256 thumbprint", a.key, cert_path);
+		free(cert_path);
+		cert_path = NULL;
+	}
 	bits = EVP_PKEY_get_bits(pkey);
 	if (cert != NULL && EVP_PKEY_eq(X509_get0_pubkey(cert), pkey) != 1) {
 		cli_error("%s: does not match its certificate %s", a.key,
@@ -896,12 +899,16 @@ gather_text(const char *path, struct sd_secret **payload)
 		return -1;
 	if ((r = escrow_text_decode((const char *)file->p, file->len, &rep,
 	    payload, &e)) != 0) {
-		/* every wrong line at once: the officer fixes them together */
+		/*
+		 * every wrong line at once: the officer fixes them together;
+		 * one wrong line is one line, without the tally
+		 */
 		for (i = 0; i < rep.n; i++)
 			cli_error("%s: %s", path, rep.msg[i]);
 		if (rep.more)
 			cli_error("%s: and %zu more", path, rep.more);
-		cli_core_error(r, &e, "%s", path);
+		if (rep.n != 1 || rep.more)
+			cli_core_error(r, &e, "%s", path);
 		goto out;
 	}
 	ret = 0;
@@ -1063,7 +1070,7 @@ escrow_restore(int argc, char **argv, int check)
 	}
 	escrow_b32_encode(h.sheet_id, ESCROW_ID_LEN, id);
 	sheet_time(h.created, when);
-	if (!a.json) {
+	if (!a.json && h.encrypted && a.passfile == NULL) {
 		/* what the sheet is, before its passphrase is asked */
 		fprintf(stderr, "escrow sheet %s: officer %s", id,
 		    h.officer[0] ? cli_text(h.officer) : "-");

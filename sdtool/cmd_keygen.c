@@ -322,6 +322,40 @@ make_pair(struct pair *p, const struct keygen_args *a, int nth, int total)
 	return ret;
 }
 
+/* Fail, in one line naming every one, if any output exists already. */
+static int
+refuse_existing(const struct pair *pairs, int n)
+{
+	struct stat st;
+	char *list = NULL, *grown;
+	int i, k, clashes = 0;
+
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < 2; k++) {
+			const char *path = k ? pairs[i].cert_path :
+			    pairs[i].key_path;
+
+			if (lstat(path, &st) != 0)
+				continue;
+			if (asprintf(&grown, "%s%s%s", list ? list : "",
+			    list ? ", " : "", path) == -1) {
+				free(list);
+				cli_error("out of memory");
+				return -1;
+			}
+			free(list);
+			list = grown;
+			clashes++;
+		}
+	}
+	if (clashes == 0)
+		return 0;
+	cli_error("%s: %s; not overwriting %s", list, clashes == 1 ?
+	    "already exists" : "already exist", clashes == 1 ? "it" : "them");
+	free(list);
+	return -1;
+}
+
 static int
 write_pair(struct pair *p)
 {
@@ -439,12 +473,11 @@ cmd_keygen(int argc, char **argv)
 		    a.dir, name) != 0)
 			goto out;
 	}
-	/* Every clash reported at once, so one look at the directory does. */
-	for (i = 0, r = 0; i < n; i++) {
-		r |= cli_refuse_existing(pairs[i].key_path);
-		r |= cli_refuse_existing(pairs[i].cert_path);
-	}
-	if (r != 0)
+	/*
+	 * Every clash reported at once, so one look at the directory does,
+	 * in one line.
+	 */
+	if (refuse_existing(pairs, n) != 0)
 		goto out;
 	if (a.subject != NULL && (r = check_subject(a.subject, a.days)) != 0) {
 		ret = r;

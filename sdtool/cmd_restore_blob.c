@@ -5,11 +5,14 @@
  * `az keyvault security-domain upload --restore-blob` (or `sdtool hsm
  * upload`) sends to the HSM.
  */
+#include <errno.h>
 #include <jansson.h>
+#include <libgen.h>
 #include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "keys.h"
@@ -39,6 +42,30 @@ static const struct opt opts[] = {
 	{ 0, NULL, 0, 0, NULL, NULL }
 };
 
+/* The directory --out goes in must exist: said before any passphrase. */
+static int
+out_dir_exists(const char *path)
+{
+	struct stat st;
+	char *copy, *dir;
+	int ret = 0;
+
+	if ((copy = strdup(path)) == NULL) {
+		cli_error("out of memory");
+		return -1;
+	}
+	dir = dirname(copy);
+	if (stat(dir, &st) != 0) {
+		cli_error("%s: its directory %s: %s", path, dir, strerror(errno));
+		ret = -1;
+	} else if (!S_ISDIR(st.st_mode)) {
+		cli_error("%s: %s is not a directory", path, dir);
+		ret = -1;
+	}
+	free(copy);
+	return ret;
+}
+
 int
 cmd_restore_blob(int argc, char **argv)
 {
@@ -52,6 +79,7 @@ cmd_restore_blob(int argc, char **argv)
 	const char *val, *sd_path = NULL, *exch_path = NULL, *out_path = NULL;
 	const char *passfile = NULL;
 	char **refs = NULL, *text = NULL, *out_json = NULL, desc[600];
+	char reasons[2048];
 	char exch_x5t[SD_X5T_LEN + 1];
 	size_t len, n_refs = 0, n, i;
 	X509 *exch = NULL;
@@ -89,7 +117,7 @@ cmd_restore_blob(int argc, char **argv)
 		goto out;
 	}
 	/* Fail now, not after the officers have typed their passphrases. */
-	if (cli_refuse_existing(out_path) != 0)
+	if (cli_refuse_existing(out_path) != 0 || out_dir_exists(out_path) != 0)
 		goto out;
 	if (cli_read_file(sd_path, SD_MAX_FILE_LEN, &text, &len) != 0)
 		goto out;
@@ -111,17 +139,28 @@ cmd_restore_blob(int argc, char **argv)
 	if (keyset_open(sd, refs, n_refs, passfile, 1, &ks) != 0)
 		goto out;
 	keyset_warn(&ks);
+	if (ks.n_opened < sd->required) {
+		/* one line: how many, and why each key that failed did */
+		for (i = 0, reasons[0] = '\0'; i < ks.n_keys; i++) {
+			if (ks.keys[i].outcome == KEY_OPENED ||
+			    ks.keys[i].outcome == KEY_SKIPPED)
+				continue;
+			keyset_describe(&ks.keys[i], sd, &ks, desc, sizeof(desc));
+			snprintf(reasons + strlen(reasons), sizeof(reasons) -
+			    strlen(reasons), "%skey %s: %s", reasons[0] ? "; " :
+			    "", ks.keys[i].ref, desc);
+		}
+		cli_error("%s: %zu of the %u shares needed could be opened%s%s",
+		    sd_path, ks.n_opened, sd->required, reasons[0] ? ": " : "",
+		    reasons);
+		goto out;
+	}
 	if (!json)
 		for (i = 0; i < ks.n_keys; i++) {
 			keyset_describe(&ks.keys[i], sd, &ks, desc, sizeof(desc));
 			fprintf(stderr, "key %s: %s\n", cli_text(ks.keys[i].ref),
 			    cli_text(desc));
 		}
-	if (ks.n_opened < sd->required) {
-		cli_error("%s: %zu of the %u shares needed could be opened",
-		    sd_path, ks.n_opened, sd->required);
-		goto out;
-	}
 	for (i = 0, n = 0; i < sd->n_shares && n < sd->required; i++)
 		if (ks.shares[i] != NULL)
 			parts[n++] = ks.shares[i]->p;

@@ -156,6 +156,11 @@ keyset_open(const struct sd_file *sd, char *const *refs, size_t n,
 		return -1;
 	}
 	ks->n_keys = n;
+	/* a password file that cannot be read fails once, before any key */
+	if (password_file != NULL && cli_pass_load(&pass) != 0) {
+		cli_pass_clear(&pass);
+		return -1;
+	}
 	for (k = 0; k < n; k++) {
 		ks->keys[k].ref = refs[k];
 		if (stop_at_quorum && ks->n_opened >= sd->required) {

@@ -45,7 +45,8 @@ struct keyset {
  * passphrases through --password-file or the terminal.  Per-key failures
  * are recorded, not fatal.  With stop_at_quorum, keys after the quorum is
  * reached are not opened (no needless passphrase prompts).  Returns 0, or
- * -1 when memory runs out (message printed).
+ * -1 when memory runs out or the password file cannot be read (message
+ * printed once).
  */
 int keyset_open(const struct sd_file *sd, char *const *refs, size_t n,
     const char *password_file, int stop_at_quorum, struct keyset *ks);

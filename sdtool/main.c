@@ -109,6 +109,6 @@ main(int argc, char **argv)
 		}
 	}
 	fprintf(stderr, "sdtool: unknown verb '%s'\n", cli_text(argv[1]));
-	usage(stderr);
+	fprintf(stderr, "run 'sdtool --help' for usage\n");
 	return EXIT_USAGE;
 }
