@@ -438,9 +438,13 @@ expect_out "card list says the PIN is locked" 0 'PIN LOCKED' on pb "$SDTOOL" car
 PIDS=$(cat "$T"/pa/pcscd.pid "$T"/pa/pivsim.pid "$T"/pb/pcscd.pid "$T"/pb/pivsim.pid 2>/dev/null)
 check "the cards' pcscd and pivsim were running (pid files)" test "$(echo $PIDS | wc -w)" -eq 4
 stop_cards
-sleep 0.5
-left=""
-for p in $PIDS; do running "$p" && left="$left $p"; done
+# (a process killed under load may take a moment to be gone: 10 s at most)
+for _i in $(seq 100); do
+	left=""
+	for p in $PIDS; do running "$p" && left="$left $p:$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-40)"; done
+	[ -z "$left" ] && break
+	sleep 0.1
+done
 check "card.sh stop ends this test's pcscd and pivsim (left:$left)" test -z "$left"
 
 done_testing
