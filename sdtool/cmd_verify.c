@@ -127,7 +127,7 @@ report_json(const char *path, const struct sd_file *sd,
 	json_object_set_new(root, "keys", keys);
 	arr = json_array();
 	for (i = 0; i < sd->n_shares; i++)
-		if (ks->shares[i] == NULL)
+		if (!ks->opened[i])
 			json_array_append_new(arr, json_integer((json_int_t)i + 1));
 	json_object_set_new(root, "shares_not_covered", arr);
 	quorums = json_array();
@@ -273,7 +273,7 @@ cmd_verify(int argc, char **argv)
 			printf("note: %zu of %zu shares not covered:", 
 			    sd->n_shares - len, sd->n_shares);
 			for (i = 0; i < sd->n_shares; i++)
-				if (ks.shares[i] == NULL)
+				if (!ks.opened[i])
 					printf(" #%zu", i + 1);
 			printf(" (their keys were not given or did not open)\n");
 		}

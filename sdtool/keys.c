@@ -136,6 +136,7 @@ open_one(const struct sd_file *sd, struct keyset *ks, size_t k,
 	}
 	rep->outcome = KEY_OPENED;
 	ks->shares[idx] = share;
+	ks->opened[idx] = 1;
 	share = NULL;
 	ks->n_opened++;
  out:

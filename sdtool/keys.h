@@ -37,6 +37,7 @@ struct keyset {
 	size_t n_keys;
 	struct key_report *keys;
 	struct sd_secret *shares[SD_MAX_SHARES];   /* by share index */
+	int opened[SD_MAX_SHARES];   /* share i was opened (kept after wiping) */
 	size_t n_opened;
 };
 
