@@ -29,6 +29,8 @@ static const struct cli_verb verbs[] = {
 	    "recovery exchange key, restore-blob upload" },
 	{ "card", cmd_card, "wrapping keys on smartcards and PKCS#11 tokens" },
 	{ "yk", cmd_yk, "wrap key files with a YubiKey's challenge-response" },
+	{ "ceremony", cmd_ceremony, "run ceremonies from their files, print "
+	    "their scripts, check transcripts" },
 	{ NULL, NULL, NULL }
 };
 

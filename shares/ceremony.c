@@ -413,6 +413,45 @@ expand_files(struct subst_ctx *c, json_t *declared, json_t *arr,
 		if (!json_is_string(fv))
 			return sd_err_set(e, SD_ERR_FORMAT, "%s: must name a file",
 			    where);
+		if (hv == NULL && strncmp(json_string_value(fv), "@{", 2) == 0) {
+			/* one file per item of a list parameter */
+			struct svec tv = { 0 };
+
+			r = expand_arg(c, declared, fv, &tv, e);
+			if (r == SUB_MISSING)
+				r = sd_err_set(e, SD_ERR_FORMAT, "%s: a parameter "
+				    "it needs is not set (%s)", where,
+				    json_string_value(fv));
+			for (k = 0; r == 0 && k < tv.n; k++) {
+				if (inputs) {
+					struct cer_file *nf = realloc(st->inputs,
+					    (st->n_inputs + 1) * sizeof(*nf));
+					if (nf == NULL) {
+						r = sd_err_set(e, SD_ERR_ALLOC,
+						    "out of memory");
+						break;
+					}
+					st->inputs = nf;
+					nf[st->n_inputs].path = tv.v[k];
+					nf[st->n_inputs++].sha256 = NULL;
+				} else {
+					char **no = realloc(st->outputs,
+					    (st->n_outputs + 1) * sizeof(*no));
+					if (no == NULL) {
+						r = sd_err_set(e, SD_ERR_ALLOC,
+						    "out of memory");
+						break;
+					}
+					st->outputs = no;
+					no[st->n_outputs++] = tv.v[k];
+				}
+				tv.v[k] = NULL;
+			}
+			sv_free(tv.v, tv.n);
+			if (r != 0)
+				return r;
+			continue;
+		}
 		if ((r = subst(c, declared, json_string_value(fv), &path, e)) ==
 		    SUB_MISSING)
 			return sd_err_set(e, SD_ERR_FORMAT, "%s: a parameter it "
