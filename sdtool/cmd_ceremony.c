@@ -465,10 +465,8 @@ put_script(FILE *f, const struct loaded *l)
 	}
 	if (c->n_materials > 0) {
 		fputs("\nMATERIALS (tick when present)\n", f);
-		for (i = 0; i < c->n_materials; i++) {
-			fputs("  [ ] ", f);
-			put_wrapped(f, c->materials[i], "");
-		}
+		for (i = 0; i < c->n_materials; i++)
+			put_wrapped2(f, c->materials[i], "  [ ] ", "      ");
 	}
 	fputs("\nSTEPS\n", f);
 	for (i = 0; i < c->n_steps; i++) {
@@ -490,19 +488,22 @@ put_script(FILE *f, const struct loaded *l)
 			put_command(f, s, "     ");
 		}
 		put_step_files(f, s, 1);
-		if (s->n_outputs > 0)
-			fputs("   Output SHA-256 as shown (first 4 groups): "
-			    "____ ____ ____ ____\n", f);
-		fprintf(f, "   [ ] done   time (UTC) ________   %s"
-		    "initials: ______   witness: ______\n",
-		    s->manual ? "" : "exit status ____   ");
+		for (k = 0; k < s->n_outputs; k++)
+			fprintf(f, "   SHA-256 of output %zu as shown (first 4 "
+			    "groups): ____ ____ ____ ____\n", k + 1);
+		fprintf(f, "   [ ] done   time (UTC) ______   %sinitials "
+		    "______   witness ______\n", s->manual ? "" :
+		    "exit status ___   ");
 		if (s->n_checkpoint > 0) {
 			fputs("   CHECKPOINT, confirmed by: ", f);
 			put_checkpoint_roles(f, c, s);
-			fputs("\n   chain head (hex, first 4 groups): ____ ____ "
-			    "____ ____\n   chain head (words, first 8): "
-			    "_______________________________________________\n",
-			    f);
+			fputs("\n   chain head, first 8 groups of hex:\n"
+			    "     ____ ____ ____ ____ ____ ____ ____ ____\n"
+			    "   or its first 16 words:\n"
+			    "     ________ ________ ________ ________ "
+			    "________ ________ ________ ________\n"
+			    "     ________ ________ ________ ________ "
+			    "________ ________ ________ ________\n", f);
 			for (k = 0; k < s->n_checkpoint; k++)
 				fprintf(f, "   %-24s initials: ______\n",
 				    ceremony_role(c, s->checkpoint[k])->title);
@@ -539,9 +540,10 @@ put_script(FILE *f, const struct loaded *l)
 	    "that the chain head above is the one shown at the end.", "  ");
 	fputc('\n', f);
 	for (i = 0; i < c->n_roles; i++)
-		fprintf(f, "  %-28s %-20s signature ______________  "
-		    "date ________\n", c->roles[i].title,
-		    c->roles[i].name ? c->roles[i].name : "______________");
+		for (k = 0; k < (c->roles[i].name ? 1u : 3u); k++)
+			fprintf(f, "  %-20s %-20s sign ____________  date "
+			    "________\n", c->roles[i].title, c->roles[i].name ?
+			    c->roles[i].name : "____________________");
 	put_rule(f, '=');
 }
 
@@ -793,7 +795,9 @@ print_head(const uint8_t head[TRANSCRIPT_HASH_LEN], const char *what)
 	printf("\n   %s: the transcript's chain head is\n", what);
 	printf("     hex:   %s\n", hx);
 	put_wrapped2(stdout, words, "     words: ", "            ");
-	printf("   The witness reads it aloud and writes it on the script.\n");
+	printf("   The witness reads it aloud and writes it on the script (at a "
+	    "checkpoint\n   the first 8 groups or 16 words; at the end, all "
+	    "of it).\n");
 }
 
 /* Read one line from standard input (the people at the table). */
@@ -1489,6 +1493,7 @@ static const struct opt verify_opts[] = {
 };
 
 #define MAX_HEADS 64
+#define MIN_HEAD_BYTES 16   /* 8 groups of hex, 16 words: 128 bits */
 
 static int
 ceremony_verify(int argc, char **argv)
@@ -1583,20 +1588,26 @@ ceremony_verify(int argc, char **argv)
 		long found = -1;
 		int r = SD_ERR_AUTH;
 
-		for (i = 0; i < res.n_entries && found < 0; i++) {
-			r = readaloud_match(heads[k], res.heads[i],
-			    TRANSCRIPT_HASH_LEN, &e);
-			if (r == 0)
-				found = (long)i + 1;
-			else if (r != SD_ERR_AUTH)
+		uint8_t typed[TRANSCRIPT_HASH_LEN];
+		size_t nb;
+
+		/* the whole head, or (at a checkpoint) its first 16 bytes or more */
+		for (nb = TRANSCRIPT_HASH_LEN; nb >= MIN_HEAD_BYTES; nb--) {
+			sd_err_clear(&e);
+			if ((r = readaloud_parse(heads[k], typed, nb, &e)) !=
+			    SD_ERR_RANGE)
 				break;
 		}
-		if (r != 0 && r != SD_ERR_AUTH) {
-			cli_error("--head '%s': %s", heads[k], e.msg[0] ? e.msg :
-			    sd_strerror(r));
+		if (r != 0) {
+			cli_error("--head '%s': %s", heads[k], r == SD_ERR_RANGE ?
+			    "too short: give at least 8 groups of hex or 16 "
+			    "words" : e.msg[0] ? e.msg : sd_strerror(r));
 			rc = EXIT_USAGE;
 			goto out;
 		}
+		for (i = 0; i < res.n_entries && found < 0; i++)
+			if (memcmp(typed, res.heads[i], nb) == 0)
+				found = (long)i + 1;
 		json_array_append_new(hj, json_pack("{s:s, s:o}", "given",
 		    heads[k], "entry", found > 0 ? json_integer(found) :
 		    json_null()));
