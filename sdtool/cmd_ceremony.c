@@ -1043,7 +1043,9 @@ do_step(struct tx *t, const struct ceremony *c, size_t i)
 		} else {
 			status = exec_step(s, &out, &out_len);
 			if (out != NULL && out_len > 0) {
-				rep = json_loadb(out, out_len, 0, NULL);
+				/* the first JSON value printed: the verb's report */
+				rep = json_loadb(out, out_len,
+				    JSON_DISABLE_EOF_CHECK, NULL);
 				fwrite(out, 1, out_len, stdout);
 				if (out[out_len - 1] != '\n')
 					putchar('\n');
@@ -1082,8 +1084,13 @@ do_step(struct tx *t, const struct ceremony *c, size_t i)
 		    json_integer(status) : json_null());
 	json_object_set_new(ent, "ok", json_boolean(ok));
 	json_object_set_new(ent, "error", ok ? json_null() : json_string(why));
-	if (s->manual == NULL)
+	if (s->manual == NULL) {
+		char oh[65];
+
+		sha256_hex(out ? out : "", out_len, oh);
+		json_object_set_new(ent, "stdout_sha256", json_string(oh));
 		json_object_set_new(ent, "report", rep ? rep : json_null());
+	}
 	rep = NULL;
 	if (tx_append(t, ent) != 0)
 		goto out;
@@ -1625,8 +1632,11 @@ ceremony_verify(int argc, char **argv)
 				    "entry of this transcript\n", k + 1);
 		}
 	}
-	rc = !chain_ok || !heads_ok ? EXIT_FAIL : complete && n_failed == 0 ?
-	    EXIT_OK : EXIT_INCOMPLETE;
+	/* a step that failed and was then redone is an exception, written
+	 * on the exception sheet; the ceremony ends only when every step
+	 * has succeeded */
+	rc = !chain_ok || !heads_ok ? EXIT_FAIL : complete ? EXIT_OK :
+	    EXIT_INCOMPLETE;
 	if (!json) {
 		const char *cn = json_string_value(json_object_get(first,
 		    "ceremony"));
@@ -1657,15 +1667,12 @@ ceremony_verify(int argc, char **argv)
 			    "did not end (last step: %s)\n", last_step ?
 			    json_string_value(json_object_get(last_step,
 			    "step")) : "none");
-		else if (n_failed > 0)
-			printf("INCOMPLETE: the chain is intact and the ceremony "
-			    "ended, but %zu step%s failed on the way\n",
-			    n_failed, n_failed == 1 ? "" : "s");
 		else
-			printf("OK: the chain is intact and the ceremony ended; "
-			    "%s\n", nheads ? "every head written on paper "
-			    "matches" : "no head from paper was compared "
-			    "(--head)");
+			printf("OK: the chain is intact and the ceremony ended%s; "
+			    "%s\n", n_failed ? " (after failed attempts: see "
+			    "the exception sheet)" : "", nheads ? "every head "
+			    "written on paper matches" : "no head from paper "
+			    "was compared (--head)");
 	}
 	if (rc == EXIT_FAIL) {
 		if (!chain_ok) {
@@ -1680,9 +1687,8 @@ ceremony_verify(int argc, char **argv)
 	} else {
 		report_set_ok(rep, rc == EXIT_OK);
 		if (rc != EXIT_OK)
-			report_set_error(rep, "incomplete", complete ?
-			    "steps failed on the way" : "the ceremony did not "
-			    "end");
+			report_set_error(rep, "incomplete", "the ceremony did "
+			    "not end");
 	}
 	if (json)
 		report_print(rep);
