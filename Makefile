@@ -70,6 +70,9 @@ CORE_LIB := $(BUILD)/libsdcore.a
 
 MAN1 := $(wildcard man/*.1)
 MAN5 := $(wildcard man/*.5)
+MAN7 := $(wildcard man/*.7)
+CEREMONIES := $(wildcard ceremony/*.json)
+DATADIR ?= $(PREFIX)/share/sdtool
 
 .SECONDARY:
 
@@ -154,7 +157,7 @@ hw-check: $(BUILD)/sdtool vectors-present
 
 lint:
 	@echo "  LINT    man/"
-	$(Q)mandoc -Tlint -Wwarning $(MAN1) $(MAN5)
+	$(Q)mandoc -Tlint -Wwarning $(MAN1) $(MAN5) $(MAN7)
 
 san-check:
 	$(Q)$(MAKE) --no-print-directory SAN=1 unit e2e
@@ -175,15 +178,20 @@ bench: all
 		sh bench/restore_blob.sh
 
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(DATADIR)/ceremony
 	install -m 0755 $(BUILD)/sdtool $(DESTDIR)$(BINDIR)/sdtool
 	install -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/
+	install -m 0644 $(CEREMONIES) $(DESTDIR)$(DATADIR)/ceremony/
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/sdtool
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5)))
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7)))
+	rm -f $(addprefix $(DESTDIR)$(DATADIR)/ceremony/,$(notdir $(CEREMONIES)))
 
 clean:
 	rm -rf build build-san
