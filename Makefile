@@ -6,7 +6,8 @@
 #                   (unit, end-to-end, man lint), then the unit and
 #                   end-to-end tests again under ASan+UBSan
 #   make demo       a complete simulated ceremony, told as a story
-#   make bench      sdtool against azure-cli on the same inputs
+#   make bench      sdtool against azure-cli and an openssl floor; verify
+#                   of 252 quorums; libraries linked by each program
 #   make install    PREFIX, DESTDIR, BINDIR, LIBEXECDIR, MANDIR are honoured
 #   make install-offline   only sdtool and its pages, no helper programs
 
@@ -260,8 +261,10 @@ demo: deps-build
 	@SDTOOL=$(abspath $(BUILD)/sdtool) sh ceremony/drill.sh
 
 bench: all
+	@BUILD_DIR=$(abspath $(BUILD)) sh bench/libs.sh
 	@SDTOOL=$(abspath $(BUILD)/sdtool) SDTOOL_VECTORS=$(VECTORS) \
 		sh bench/restore_blob.sh
+	@SDTOOL=$(abspath $(BUILD)/sdtool) sh bench/verify.sh
 
 install: install-offline install-helpers
 

@@ -2,6 +2,7 @@
  * cert.c - certificates and exchange keys (see cert.h).
  */
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,8 +87,41 @@ pki_cert_load(const char *path, X509 **out, struct sd_err *e)
 	return r;
 }
 
+void
+pki_sha256_hex(const void *p, size_t len, char hex[static 65])
+{
+	static const char digits[] = "0123456789abcdef";
+	uint8_t md[32];
+	size_t i;
+
+	EVP_Digest(p, len, md, NULL, EVP_sha256(), NULL);
+	for (i = 0; i < 32; i++) {
+		hex[2 * i] = digits[md[i] >> 4];
+		hex[2 * i + 1] = digits[md[i] & 15];
+	}
+	hex[64] = '\0';
+}
+
 int
-pki_cert_x5t256(X509 *cert, char out[static SD_X5T_LEN + 1])
+pki_cert_sha256_colon(X509 *cert, char out[static 96])
+{
+	static const char digits[] = "0123456789ABCDEF";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0, i;
+
+	out[0] = '\0';
+	if (X509_digest(cert, EVP_sha256(), md, &n) != 1 || n != 32)
+		return SD_ERR_CRYPTO;
+	for (i = 0; i < n; i++) {
+		out[3 * i] = digits[md[i] >> 4];
+		out[3 * i + 1] = digits[md[i] & 15];
+		out[3 * i + 2] = i + 1 < n ? ':' : '\0';
+	}
+	return 0;
+}
+
+int
+pki_cert_x5t256(X509 *cert, char out[static SD_X5T_SIZE])
 {
 	unsigned char *der = NULL;
 	int len, r;

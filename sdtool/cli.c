@@ -203,6 +203,16 @@ cli_write_cert(const char *path, struct x509_st *cert)
 	return r;
 }
 
+int
+cli_join_path(char *buf, size_t size, const char *dir, const char *name)
+{
+	if (sys_join_path(buf, size, dir, name) != 0) {
+		cli_error("%s: path too long", dir);
+		return -1;
+	}
+	return 0;
+}
+
 void
 cli_progress_tick(void *ctx, int phase)
 {
