@@ -1718,22 +1718,5 @@ static const struct cli_verb ceremony_verbs[] = {
 int
 cmd_ceremony(int argc, char **argv)
 {
-	static char name[64];
-	const struct cli_verb *v;
-
-	if (argc >= 2 && (strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "--help") == 0)) {
-		cli_usage(stdout, SYNOPSIS, NULL);
-		for (v = ceremony_verbs; v->name != NULL; v++)
-			printf("  %-14s %s\n", v->name, v->summary);
-		return EXIT_OK;
-	}
-	for (v = ceremony_verbs; argc >= 2 && v->name != NULL; v++)
-		if (strcmp(argv[1], v->name) == 0) {
-			snprintf(name, sizeof(name), "ceremony %s", v->name);
-			cli_verb_name = name;
-			return v->fn(argc - 1, argv + 1);
-		}
-	return cli_usage_error("ceremony needs one of: list, print, run, "
-	    "resume, verify");
+	return cli_dispatch(SYNOPSIS, ceremony_verbs, argc, argv);
 }
