@@ -185,6 +185,25 @@ readaloud_of_hex(const char *hex, char *hx, size_t hxsz, char *words,
 		hx[0] = words[0] = '\0';
 }
 
+/*
+ * "LABEL 185F 403B ... (8 groups)" then the other 8 groups aligned under
+ * them: a SHA-256 in read-aloud hex, within 80 columns.
+ */
+static void
+put_hash(FILE *f, const char *label, const char *hex)
+{
+	char hx[128], words[512];
+	size_t n = strlen(label);
+
+	readaloud_of_hex(hex, hx, sizeof(hx), words, sizeof(words));
+	if (strlen(hx) < 79) {
+		fprintf(f, "%s%s\n", label, hx);
+		return;
+	}
+	/* 8 groups of "XXXX " are 40 characters */
+	fprintf(f, "%s%.39s\n%*s%s\n", label, hx, (int)n, "", hx + 40);
+}
+
 /* The time now, RFC 3339 UTC. */
 static void
 utc_now(char out[32])
@@ -344,7 +363,7 @@ put_step_files(FILE *f, const struct cer_step *s, int script)
 			continue;
 		readaloud_of_hex(s->inputs[i].sha256, hx, sizeof(hx), words,
 		    sizeof(words));
-		fprintf(f, "           expected SHA-256 %s\n", hx);
+		put_hash(f, "           expected SHA-256 ", s->inputs[i].sha256);
 		if (script)
 			put_wrapped(f, words, "             ");
 	}
@@ -418,20 +437,17 @@ static void
 put_script(FILE *f, const struct loaded *l)
 {
 	const struct ceremony *c = l->c;
-	char hx[128], words[512];
-	size_t i, k;
+	char line[1024], *roles = NULL;
+	size_t i, k, rlen = 0;
+	FILE *rf;
 
 	put_rule(f, '=');
 	fprintf(f, "CEREMONY SCRIPT: %s\n", c->title);
 	fprintf(f, "ceremony %s, version %s, %zu steps\n", c->name, c->version,
 	    c->n_steps);
-	readaloud_of_hex(l->sha256, hx, sizeof(hx), words, sizeof(words));
-	fprintf(f, "ceremony file SHA-256: %s\n", hx);
-	if (l->params_path != NULL) {
-		readaloud_of_hex(l->params_sha256, hx, sizeof(hx), words,
-		    sizeof(words));
-		fprintf(f, "parameters SHA-256:    %s\n", hx);
-	}
+	put_hash(f, "ceremony file SHA-256: ", l->sha256);
+	if (l->params_path != NULL)
+		put_hash(f, "parameters SHA-256:    ", l->params_sha256);
 	fputs("Date: ______________   Place: ______________________   "
 	    "Script copy __ of __\n", f);
 	put_rule(f, '=');
@@ -474,8 +490,9 @@ put_script(FILE *f, const struct loaded *l)
 		const char *who = who_of(c, s);
 
 		put_rule(f, '-');
-		fprintf(f, "STEP %zu of %zu  [%s]  %s\n", i + 1, c->n_steps,
-		    s->id, s->title);
+		snprintf(line, sizeof(line), "STEP %zu of %zu  [%s]  %s", i + 1,
+		    c->n_steps, s->id, s->title);
+		put_wrapped2(f, line, "", "      ");
 		fprintf(f, "   by: %s%s%s%s\n", ceremony_role(c, s->role)->title,
 		    who ? " (" : "", who ? who : "", who ? ")" : "");
 		if (s->note != NULL)
@@ -491,13 +508,19 @@ put_script(FILE *f, const struct loaded *l)
 		for (k = 0; k < s->n_outputs; k++)
 			fprintf(f, "   SHA-256 of output %zu as shown (first 4 "
 			    "groups): ____ ____ ____ ____\n", k + 1);
-		fprintf(f, "   [ ] done   time (UTC) ______   %sinitials "
-		    "______   witness ______\n", s->manual ? "" :
-		    "exit status ___   ");
+		fprintf(f, "   [ ] done  time (UTC) ______  %sinitials "
+		    "______  witness ______\n", s->manual ? "" :
+		    "exit status ___  ");
 		if (s->n_checkpoint > 0) {
-			fputs("   CHECKPOINT, confirmed by: ", f);
-			put_checkpoint_roles(f, c, s);
-			fputs("\n   chain head, first 8 groups of hex:\n"
+			if ((rf = open_memstream(&roles, &rlen)) != NULL) {
+				fputs("CHECKPOINT, confirmed by: ", rf);
+				put_checkpoint_roles(rf, c, s);
+				if (fclose(rf) == 0)
+					put_wrapped2(f, roles, "   ", "     ");
+				free(roles);
+				roles = NULL;
+			}
+			fputs("   chain head, first 8 groups of hex:\n"
 			    "     ____ ____ ____ ____ ____ ____ ____ ____\n"
 			    "   or its first 16 words:\n"
 			    "     ________ ________ ________ ________ "
@@ -793,7 +816,7 @@ print_head(const uint8_t head[TRANSCRIPT_HASH_LEN], const char *what)
 	    readaloud_pgp(head, TRANSCRIPT_HASH_LEN, words, sizeof(words)) != 0)
 		return;
 	printf("\n   %s: the transcript's chain head is\n", what);
-	printf("     hex:   %s\n", hx);
+	printf("     hex:   %.39s\n            %s\n", hx, hx + 40);
 	put_wrapped2(stdout, words, "     words: ", "            ");
 	printf("   The witness reads it aloud and writes it on the script (at a "
 	    "checkpoint\n   the first 8 groups or 16 words; at the end, all "
@@ -953,14 +976,15 @@ hash_inputs(const struct cer_step *s, json_t *arr, char *why, size_t whysz)
 			json_object_set_new(o, "sha256", json_string(hex));
 			readaloud_of_hex(hex, hx, sizeof(hx), words,
 			    sizeof(words));
-			printf("   input  %s\n          SHA-256 %s\n", f->path, hx);
+			printf("   input  %s\n", f->path);
+			put_hash(stdout, "          SHA-256 ", hex);
 		}
 		if (f->sha256 != NULL) {
 			json_object_set_new(o, "expected", json_string(f->sha256));
 			if (hex[0] != '\0' && strcmp(hex, f->sha256) != 0) {
 				readaloud_of_hex(f->sha256, hx, sizeof(hx), words,
 				    sizeof(words));
-				printf("          EXPECTED %s\n", hx);
+				put_hash(stdout, "          EXPECTED ", f->sha256);
 				if (!bad)
 					snprintf(why, whysz, "hash mismatch: %s "
 					    "is not the file expected", f->path);
@@ -995,8 +1019,8 @@ hash_outputs(const struct cer_step *s, json_t *arr, int want, char *why,
 			json_object_set_new(o, "sha256", json_string(hex));
 			readaloud_of_hex(hex, hx, sizeof(hx), words,
 			    sizeof(words));
-			printf("   output %s\n          SHA-256 %s\n",
-			    s->outputs[i], hx);
+			printf("   output %s\n", s->outputs[i]);
+			put_hash(stdout, "          SHA-256 ", hex);
 		}
 		json_array_append_new(arr, o);
 	}
@@ -1653,8 +1677,8 @@ ceremony_verify(int argc, char **argv)
 			readaloud_pgp(res.heads[res.n_entries - 1],
 			    TRANSCRIPT_HASH_LEN, words, sizeof(words)) == 0 ?
 			    (void)0 : (void)(words[0] = '\0');
-			printf("  head after entry %zu:\n    hex:   %s\n",
-			    res.n_entries, hx);
+			printf("  head after entry %zu:\n    hex:   %.39s\n"
+			    "           %s\n", res.n_entries, hx, hx + 40);
 			put_wrapped2(stdout, words, "    words: ", "           ");
 		}
 		if (!chain_ok)
