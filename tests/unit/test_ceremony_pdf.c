@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "../../paper/ceremony_pdf.h"
+#include "../../paper/sheet.h"
 
 #define N_STEPS 40
 
@@ -158,5 +159,8 @@ main(void)
 		cmocka_unit_test(test_pdf_refusals),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	int r = cmocka_run_group_tests(tests, NULL, NULL);
+
+	sheet_cleanup();   /* what cairo and fontconfig keep for the process */
+	return r;
 }
