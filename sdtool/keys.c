@@ -147,6 +147,15 @@ int
 keyset_open(const struct sd_file *sd, char *const *refs, size_t n,
     const char *password_file, int stop_at_quorum, struct keyset *ks)
 {
+	return keyset_open_from(sd, refs, n, password_file, 0, stop_at_quorum,
+	    ks);
+}
+
+int
+keyset_open_from(const struct sd_file *sd, char *const *refs, size_t n,
+    const char *password_file, int first_line, int stop_at_quorum,
+    struct keyset *ks)
+{
 	struct cli_pass pass = { password_file, 0, NULL, 0 };
 	size_t k;
 
@@ -162,7 +171,7 @@ keyset_open(const struct sd_file *sd, char *const *refs, size_t n,
 			ks->keys[k].outcome = KEY_SKIPPED;
 			continue;
 		}
-		pass.index = (int)k;
+		pass.index = first_line + (int)k;
 		open_one(sd, ks, k, &pass);
 	}
 	cli_pass_clear(&pass);

@@ -49,6 +49,14 @@ struct keyset {
  */
 int keyset_open(const struct sd_file *sd, char *const *refs, size_t n,
     const char *password_file, int stop_at_quorum, struct keyset *ks);
+/*
+ * As keyset_open, for a verb that opens two sets of keys: refs[0] takes
+ * its passphrase from line first_line (0-based) of the password file, the
+ * next key from the next line.
+ */
+int keyset_open_from(const struct sd_file *sd, char *const *refs, size_t n,
+    const char *password_file, int first_line, int stop_at_quorum,
+    struct keyset *ks);
 void keyset_clear(struct keyset *ks);
 
 /* One line telling an officer what happened to their key. */

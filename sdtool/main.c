@@ -21,6 +21,8 @@ static const struct cli_verb verbs[] = {
 	{ "verify", cmd_verify, "check that every quorum of keys opens an SD file" },
 	{ "restore-blob", cmd_restore_blob,
 	    "re-encrypt an SD file for a recovery-mode HSM's exchange key" },
+	{ "reshare", cmd_reshare, "rotate officers: a new SD file for the same "
+	    "HSM, new keys and quorum" },
 	{ "sim", cmd_sim, "a simulated Managed HSM for drills and tests" },
 	{ "escrow", cmd_escrow, "paper escrow sheets of a key, and recovery "
 	    "from paper" },

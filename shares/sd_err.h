@@ -31,6 +31,7 @@ enum sd_errcode {
 	SD_ERR_IO = -14,          /* reading a file failed (hw/ only) */
 	SD_ERR_QUORUM = -15,      /* fewer shares than the quorum requires */
 	SD_ERR_LIMIT = -16,       /* input larger than we accept */
+	SD_ERR_DATA_DIFFER = -17, /* two files' data items are not the same */
 };
 
 /* Human-readable detail of the last error; msg is always NUL-terminated. */
