@@ -23,15 +23,16 @@
 #include "certgen.h"
 #include "cli.h"
 #include "keys.h"
+#include "report.h"
 #include "verbs.h"
 #include "../hw/key.h"
 #include "../net/mhsm.h"
 #include "../shares/reshare.h"
 #include "../shares/sdops.h"
 
-#define SYNOPSIS "[--json] [--password-file FILE] --sd-file OLD " \
-	"--sd-wrapping-keys KEY ... --new-sd-wrapping-keys CERT ... " \
-	"--new-sd-quorum M --out NEW [--verify-with KEY ...]"
+#define SYNOPSIS "--sd-file OLD --sd-wrapping-keys KEY ... " \
+	"--new-sd-wrapping-keys CERT ... --new-sd-quorum M --out NEW " \
+	"[--verify-with KEY ...] [--password-file FILE] [--json]"
 
 enum { O_JSON = 1, O_SD, O_KEYS, O_CERTS, O_QUORUM, O_OUT, O_VERIFY,
     O_PASSFILE };
@@ -198,21 +199,15 @@ keys_json(const struct keyset *ks, const struct sd_file *sd)
 static void
 render_json(const struct report *rp)
 {
-	json_t *root, *o, *arr, *s, *err;
+	json_t *root, *o, *arr, *s;
 	size_t i;
 
-	root = json_object();
-	json_object_set_new(root, "verb", json_string("reshare"));
-	json_object_set_new(root, "ok", json_boolean(rp->ok));
-	if (rp->err_code != NULL) {
-		err = json_object();
-		json_object_set_new(err, "code", json_string(rp->err_code));
-		json_object_set_new(err, "message", json_string(rp->err_msg));
-	} else {
-		err = json_null();
-	}
-	json_object_set_new(root, "error", err);
-	json_object_set_new(root, "sdtool_version", json_string(SDTOOL_VERSION));
+	if ((root = report_new("reshare")) == NULL)
+		return;
+	if (rp->err_code != NULL)
+		report_set_error(root, rp->err_code, rp->err_msg);
+	else
+		report_set_ok(root, rp->ok);
 	if (rp->old_path != NULL) {
 		o = json_object();
 		json_object_set_new(o, "file", json_string(rp->old_path));
@@ -288,7 +283,7 @@ render_json(const struct report *rp)
 			json_array_append_new(arr, json_string(checklist[i]));
 		json_object_set_new(root, "checklist", arr);
 	}
-	cli_print_json(root);
+	report_print(root);
 	json_decref(root);
 }
 
