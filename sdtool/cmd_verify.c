@@ -62,8 +62,8 @@ same_data_check(struct same_data *sdd, const struct sd_file *sd,
 	struct sd_err e = { "" };
 	unsigned char d[32];
 	unsigned int dlen = 0;
-	char *text = NULL;
-	size_t len, i;
+	char *text = NULL, **try = NULL;
+	size_t len, i, j;
 	int r;
 
 	sdd->code = SD_ERR_IO;
@@ -75,7 +75,26 @@ same_data_check(struct same_data *sdd, const struct sd_file *sd,
 		sodium_bin2hex(sdd->sd_sha256, sizeof(sdd->sd_sha256), d, dlen);
 	if ((r = sd_file_parse(text, len, &sdd->sd, &e)) != 0)
 		goto out;
-	if (keyset_open(sdd->sd, refs, n_refs, passfile, 1, &sdd->ks) != 0) {
+	/*
+	 * A key whose certificate names no share of OLD is not opened again
+	 * (no second passphrase prompt for a new officer); the others are.
+	 */
+	if ((try = calloc(n_refs ? n_refs : 1, sizeof(*try))) == NULL) {
+		r = sd_err_set(&e, SD_ERR_ALLOC, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n_refs; i++) {
+		try[i] = refs[i];
+		if (i < ks->n_keys && ks->keys[i].x5t_256[0] != '\0') {
+			for (j = 0; j < sdd->sd->n_shares; j++)
+				if (strcmp(sdd->sd->shares[j].x5t_256,
+				    ks->keys[i].x5t_256) == 0)
+					break;
+			if (j == sdd->sd->n_shares)
+				try[i] = NULL;
+		}
+	}
+	if (keyset_open(sdd->sd, try, n_refs, passfile, 1, &sdd->ks) != 0) {
 		r = sd_err_set(&e, SD_ERR_ALLOC, "out of memory");
 		goto out;
 	}
@@ -106,6 +125,7 @@ same_data_check(struct same_data *sdd, const struct sd_file *sd,
 		    e.msg[0] ? e.msg : sd_strerror(r));
 	sd_plaintexts_free(pa, sdd->sd != NULL ? sdd->sd->data.n : 0);
 	sd_plaintexts_free(pb, sd->data.n);
+	free(try);
 	free(text);
 }
 

@@ -167,6 +167,12 @@ keyset_open_from(const struct sd_file *sd, char *const *refs, size_t n,
 	ks->n_keys = n;
 	for (k = 0; k < n; k++) {
 		ks->keys[k].ref = refs[k];
+		if (refs[k] == NULL) {
+			/* the caller knows it is not for this file */
+			ks->keys[k].ref = "";
+			ks->keys[k].outcome = KEY_NO_SHARE;
+			continue;
+		}
 		if (stop_at_quorum && ks->n_opened >= sd->required) {
 			ks->keys[k].outcome = KEY_SKIPPED;
 			continue;
