@@ -11,22 +11,19 @@
  * the officers are told in plain words what the rotation does not undo.
  */
 #include <jansson.h>
-#include <openssl/evp.h>
 #include <openssl/x509.h>
-#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "certgen.h"
 #include "cli.h"
 #include "keys.h"
 #include "report.h"
 #include "verbs.h"
-#include "../hw/key.h"
-#include "../net/mhsm.h"
+#include "../pki/cert.h"
+#include "../pki/certgen.h"
 #include "../shares/reshare.h"
 #include "../shares/sdops.h"
 
@@ -87,7 +84,7 @@ proof_name(enum proof p)
 
 struct new_share {
 	const char *cert_path;
-	char x5t_256[SD_X5T_LEN + 1];
+	char x5t_256[SD_X5T_SIZE];
 	char not_after[32];
 	int expired;
 	int kept;                  /* also a recipient of the old file */
@@ -147,17 +144,6 @@ failed_quietly(struct report *rp, const char *code, const char *fmt, ...)
 	va_end(ap);
 	rp->err_code = code;
 	return EXIT_FAIL;
-}
-
-static void
-sha256_hex(const void *p, size_t len, char hex[65])
-{
-	uint8_t d[32];
-	unsigned int n = 0;
-
-	hex[0] = '\0';
-	if (EVP_Digest(p, len, d, &n, EVP_sha256(), NULL) == 1 && n == 32)
-		sodium_bin2hex(hex, 65, d, sizeof(d));
 }
 
 static json_t *
@@ -374,10 +360,10 @@ load_new_certs(struct report *rp, const char *const *paths, size_t n,
 	int r;
 
 	for (i = 0; i < n; i++)
-		if ((r = hw_cert_load(paths[i], &certs[i], &e)) != 0)
+		if ((r = pki_cert_load(paths[i], &certs[i], &e)) != 0)
 			return fail(rp, EXIT_FAIL, "bad_certificate", "%s: %s",
 			    paths[i], e.msg[0] ? e.msg : sd_strerror(r));
-	if ((r = mhsm_certs_check(certs, n, quorum, &bad, &other, &e)) != 0) {
+	if ((r = pki_certset_check(certs, n, quorum, &bad, &other, &e)) != 0) {
 		if (other < n)
 			return fail(rp, EXIT_FAIL, "duplicate_certificate", "%s: "
 			    "the same certificate as %s; each officer needs "
@@ -391,7 +377,7 @@ load_new_certs(struct report *rp, const char *const *paths, size_t n,
 
 		s->cert_path = paths[i];
 		rcpt[i].pub = X509_get0_pubkey(certs[i]);
-		if ((r = hw_cert_x5t256(certs[i], rcpt[i].x5t_256)) != 0)
+		if ((r = pki_cert_x5t256(certs[i], rcpt[i].x5t_256)) != 0)
 			return fail(rp, EXIT_FAIL, "bad_certificate", "%s: cannot "
 			    "encode it", paths[i]);
 		memcpy(s->x5t_256, rcpt[i].x5t_256, sizeof(s->x5t_256));
@@ -476,18 +462,18 @@ cmd_reshare(int argc, char **argv)
 		goto out;
 	}
 	/* The service's limits, as hsm download checks them. */
-	if (n_certs < MHSM_MIN_CERTS || n_certs > MHSM_MAX_CERTS) {
+	if (n_certs < PKI_SD_MIN_CERTS || n_certs > PKI_SD_MAX_CERTS) {
 		ret = fail(&rep, EXIT_USAGE, "usage", "--new-sd-wrapping-keys: "
 		    "%s%zu certificates given; the service takes %d to %d",
-		    n_certs > MHSM_MAX_CERTS ? "more than " : "",
-		    n_certs > MHSM_MAX_CERTS ? (size_t)MHSM_MAX_CERTS : n_certs,
-		    MHSM_MIN_CERTS, MHSM_MAX_CERTS);
+		    n_certs > PKI_SD_MAX_CERTS ? "more than " : "",
+		    n_certs > PKI_SD_MAX_CERTS ? (size_t)PKI_SD_MAX_CERTS : n_certs,
+		    PKI_SD_MIN_CERTS, PKI_SD_MAX_CERTS);
 		goto out;
 	}
-	if (quorum < MHSM_MIN_QUORUM || (size_t)quorum > n_certs) {
+	if (quorum < PKI_SD_MIN_QUORUM || (size_t)quorum > n_certs) {
 		ret = fail(&rep, EXIT_USAGE, "usage", "--new-sd-quorum %ld: the "
 		    "service takes %d up to the number of certificates (%zu)",
-		    quorum, MHSM_MIN_QUORUM, n_certs);
+		    quorum, PKI_SD_MIN_QUORUM, n_certs);
 		goto out;
 	}
 	/* Fail now, not after the officers have typed their passphrases. */
@@ -501,7 +487,7 @@ cmd_reshare(int argc, char **argv)
 		    rep.old_path);
 		goto out;
 	}
-	sha256_hex(text, len, rep.old_sha);
+	pki_sha256_hex(text, len, rep.old_sha);
 	if ((r = sd_file_parse(text, len, &old, &e)) != 0) {
 		ret = fail(&rep, EXIT_FAIL, "bad_sd_file", "%s: %s",
 		    rep.old_path, e.msg[0] ? e.msg : sd_strerror(r));
@@ -568,7 +554,7 @@ cmd_reshare(int argc, char **argv)
 		goto out;
 	}
 	rep.nsd = nsd;
-	sha256_hex(out_json, strlen(out_json), rep.new_sha);
+	pki_sha256_hex(out_json, strlen(out_json), rep.new_sha);
 
 	/* Proof with the new keys, before anything is written. */
 	if (n_vrefs > 0) {

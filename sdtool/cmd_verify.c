@@ -5,8 +5,6 @@
  * authenticate every data item.
  */
 #include <jansson.h>
-#include <openssl/evp.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +13,7 @@
 #include "keys.h"
 #include "verbs.h"
 #include "../hw/key.h"
+#include "../pki/cert.h"
 #include "../shares/reshare.h"
 #include "../shares/sdops.h"
 #include "../shares/shamir.h"
@@ -60,8 +59,6 @@ same_data_check(struct same_data *sdd, const struct sd_file *sd,
 {
 	struct sd_secret **pa = NULL, **pb = NULL;
 	struct sd_err e = { "" };
-	unsigned char d[32];
-	unsigned int dlen = 0;
 	char *text = NULL, **try = NULL;
 	size_t len, i, j;
 	int r;
@@ -71,8 +68,7 @@ same_data_check(struct same_data *sdd, const struct sd_file *sd,
 	    sdd->path);
 	if (cli_read_file(sdd->path, SD_MAX_FILE_LEN, &text, &len) != 0)
 		return;
-	if (EVP_Digest(text, len, d, &dlen, EVP_sha256(), NULL) == 1)
-		sodium_bin2hex(sdd->sd_sha256, sizeof(sdd->sd_sha256), d, dlen);
+	pki_sha256_hex(text, len, sdd->sd_sha256);
 	if ((r = sd_file_parse(text, len, &sdd->sd, &e)) != 0)
 		goto out;
 	/*

@@ -44,7 +44,7 @@ int sd_quorum_open(const struct sd_file *sd, struct sd_secret *const *shares,
  * is returned: its items authenticate under the new master and decrypt to
  * exactly pts, and the new master differs from old_master (a broken
  * random source gives SD_ERR_CRYPTO).  The caller has checked the
- * certificates (mhsm_certs_check); ranges are checked again here.
+ * certificates (pki_certset_check); ranges are checked again here.
  */
 int sd_reshare(const struct sd_file *sd, const struct sd_secret *old_master,
     struct sd_secret *const *pts, const struct sd_recipient *rcpt,
