@@ -129,6 +129,59 @@ test_pdf_every_step(void **state)
 	free(s);
 }
 
+/* Every printed script of the shipped ceremonies (the e2e goldens). */
+static void
+test_pdf_real_scripts(void **state)
+{
+	static const char *const names[] = { "activation", "card-enrolment",
+	    "custody-check", "dr-drill", "recovery", "rotation" };
+	struct sd_err e = { "" };
+	char path[256], *text, *txt, *p, *nl, want[160];
+	uint8_t *pdf;
+	size_t len, plen, steps;
+	int pages;
+	FILE *f;
+
+	(void)state;
+	if (access("/usr/bin/pdftotext", X_OK) != 0)
+		skip();
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		/* run from the top of the source tree, as make unit does */
+		snprintf(path, sizeof(path), "tests/e2e/golden/%s.script.txt",
+		    names[i]);
+		f = fopen(path, "r");
+		if (f == NULL)
+			fail_msg("%s: run from the source tree's top", path);
+		text = malloc(1 << 20);
+		assert_non_null(text);
+		len = fread(text, 1, (1 << 20) - 1, f);
+		text[len] = '\0';
+		fclose(f);
+		pdf = NULL;
+		assert_int_equal(ceremony_script_pdf(text, len, names[i],
+		    CER_PAPER_A4, &pdf, &plen, &pages, &e), 0);
+		txt = to_text(pdf, plen);
+		/* every step's heading line is on the PDF */
+		steps = 0;
+		for (p = text; (p = strstr(p, "\nSTEP ")) != NULL; p = nl) {
+			p++;
+			nl = strchr(p, '\n');
+			assert_non_null(nl);
+			snprintf(want, sizeof(want), "%.*s", (int)(nl - p), p);
+			if (strstr(txt, want) == NULL)
+				fail_msg("%s: '%s' is not in the PDF", names[i],
+				    want);
+			steps++;
+		}
+		assert_true(steps >= 7);
+		assert_non_null(strstr(txt, "EXCEPTION SHEET"));
+		assert_non_null(strstr(txt, "SIGN-OFF"));
+		free(txt);
+		free(pdf);
+		free(text);
+	}
+}
+
 static void
 test_pdf_refusals(void **state)
 {
@@ -156,6 +209,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pdf_every_step),
+		cmocka_unit_test(test_pdf_real_scripts),
 		cmocka_unit_test(test_pdf_refusals),
 	};
 
