@@ -412,7 +412,7 @@ json.dump({'people': {'operator': 'Olive', 'witness': 'Walter'},
 	[ $RC -eq 0 ] || echo "# $(tail -n 5 "$T/out") $(head -c 600 "$T/err")"
 	expect_out "... its transcript checks out" 0 '^OK' "$SDTOOL" ceremony verify "$W/rotation.jsonl"
 else
-	skip "rotation run" "reshare and verify --same-data (issue 12) not merged yet"
+	skip "rotation run" "verify --all (issue 9) not merged yet"
 fi
 skip "card-enrolment run" "needs a PKCS#11 token; its dry run and script are checked above"
 done_testing
