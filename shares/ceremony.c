@@ -376,7 +376,12 @@ expand_run(struct subst_ctx *c, json_t *declared, json_t *run,
 	    argv->v[0][0] == '-' || strchr(argv->v[0], '/') != NULL)
 		return sd_err_set(e, SD_ERR_FORMAT, "%s.run[0]: must name an "
 		    "sdtool verb other than ceremony", sw);
-	return 0;
+	/* the transcript keeps the verb's report: it must print one */
+	for (i = 1; i < argv->n; i++)
+		if (strcmp(argv->v[i], "--json") == 0)
+			return 0;
+	return sd_err_set(e, SD_ERR_FORMAT, "%s.run: must include --json, so "
+	    "that the transcript holds the verb's report", sw);
 }
 
 /* A list of file names or {"file","sha256"} objects. */

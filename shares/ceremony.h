@@ -25,7 +25,8 @@
  *    "outputs": ["..."], "checkpoint": ["witness", "officer"], "status": [0]}
  *
  * A step has exactly one of "run" (one sdtool invocation: the verb and its
- * arguments, never a shell) or "manual" (an action done by hand, ticked).
+ * arguments, never a shell, with --json so that the transcript keeps the
+ * verb's report) or "manual" (an action done by hand, ticked).
  * Substitution in strings: ${name} a parameter, ${each.field} a field of
  * the current "foreach" item, ${i} its 0-based index, ${n} its 1-based
  * index, $$ a dollar sign.  A "run" element "@{list.field}" becomes one

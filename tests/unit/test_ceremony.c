@@ -243,14 +243,15 @@ static const char cer[] =
     "  {\"id\": \"gen\", \"title\": \"${each.name} #${n}\", \"role\": \"officer\",\n"
     "   \"who\": \"${each.name}\", \"foreach\": \"off\",\n"
     "   \"run\": [\"keygen\", \"--index\", \"${i}\", \"-b\", \"${bits}\",\n"
-    "            [\"--password-file\", \"${pw}\"]], \"outputs\": [\"${each.key}\"]},\n"
+    "            [\"--password-file\", \"${pw}\"], \"--json\"],\n"
+    "   \"outputs\": [\"${each.key}\"]},\n"
     "  {\"id\": \"card\", \"title\": \"c\", \"role\": \"officer\", \"if\": \"cards\",\n"
     "   \"manual\": \"x\"},\n"
     "  {\"id\": \"nocard\", \"title\": \"n\", \"role\": \"officer\", \"if\": \"!cards\",\n"
     "   \"manual\": \"y\", \"checkpoint\": [\"operator\"]},\n"
     "  {\"id\": \"v\", \"title\": \"v $$5\", \"role\": \"operator\",\n"
     "   \"run\": [\"verify\", \"--sd-file\", \"${sd}\", \"--sd-wrapping-keys\",\n"
-    "            \"@{off.key}\"], \"status\": [0, 3],\n"
+    "            \"@{off.key}\", \"--json\"], \"status\": [0, 3],\n"
     "   \"inputs\": [{\"file\": \"${sd}\", \"sha256\": \"${hash}\"}, \"@{off.key}\"]}]}";
 
 static struct ceremony *
@@ -283,7 +284,7 @@ test_expand(void **state)
 	assert_string_equal(s->id, "gen.2");
 	assert_string_equal(s->title, "B #2");
 	assert_string_equal(s->who, "B");
-	assert_int_equal(s->argc, 7);
+	assert_int_equal(s->argc, 8);
 	assert_string_equal(s->argv[2], "1");
 	assert_string_equal(s->argv[4], "3072");       /* the default */
 	assert_string_equal(s->argv[6], "p");          /* the group kept */
@@ -293,7 +294,7 @@ test_expand(void **state)
 	assert_string_equal(s->checkpoint[0], "operator");
 	s = &c->steps[3];
 	assert_string_equal(s->title, "v $5");
-	assert_int_equal(s->argc, 6);
+	assert_int_equal(s->argc, 7);
 	assert_string_equal(s->argv[4], "a.key");      /* @{off.key} */
 	assert_string_equal(s->argv[5], "b.key");
 	assert_string_equal(s->who, "Olive");          /* the role's person */
@@ -310,7 +311,7 @@ test_expand(void **state)
 	    "\"ABFBED0639C196D198ED11E4BB02AF2D6625894ECC2A9178B217CAF56D549915\","
 	    " \"off\": [{\"name\": \"A\", \"key\": \"a\"}]}", 0, NULL);
 	assert_int_equal(c->n_steps, 3);
-	assert_int_equal(c->steps[0].argc, 5);
+	assert_int_equal(c->steps[0].argc, 6);
 	assert_string_equal(c->steps[1].id, "card");
 	assert_string_equal(c->steps[2].inputs[0].sha256,
 	    "abfbed0639c196d198ed11e4bb02af2d6625894ecc2a9178b217caf56d549915");
@@ -351,8 +352,13 @@ test_bad_files(void **state)
 		  "\"run\"]}]}", "other than ceremony" },
 		{ "{\"ceremony\":\"t\",\"title\":\"T\",\"version\":\"1\","
 		  "\"roles\":[{\"id\":\"o\",\"title\":\"O\"}],\"steps\":[{\"id\":"
-		  "\"a\",\"title\":\"A\",\"role\":\"o\",\"run\":[\"x\"],"
-		  "\"checkpoint\":[\"w\"]}]}", "checkpoint[0]: not a declared role" },
+		  "\"a\",\"title\":\"A\",\"role\":\"o\",\"run\":[\"x\","
+		  "\"--json\"],\"checkpoint\":[\"w\"]}]}",
+		  "checkpoint[0]: not a declared role" },
+		{ "{\"ceremony\":\"t\",\"title\":\"T\",\"version\":\"1\","
+		  "\"roles\":[{\"id\":\"o\",\"title\":\"O\"}],\"steps\":[{\"id\":"
+		  "\"a\",\"title\":\"A\",\"role\":\"o\",\"run\":[\"inspect\","
+		  "\"sd.json\"]}]}", "must include --json" },
 		{ "{\"ceremony\":\"t\",\"title\":\"T\",\"version\":\"1\","
 		  "\"roles\":[{\"id\":\"o\",\"title\":\"O\"}],\"steps\":[{\"id\":"
 		  "\"A\",\"title\":\"A\",\"role\":\"o\",\"manual\":\"m\"}]}",
