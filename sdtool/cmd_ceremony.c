@@ -965,7 +965,7 @@ hash_inputs(const struct cer_step *s, json_t *arr, char *why, size_t whysz)
 		const struct cer_file *f = &s->inputs[i];
 		json_t *o = json_object();
 
-		json_object_set_new(o, "file", json_string(f->path));
+		json_object_set_new(o, "file", cli_json_text(f->path));
 		if (file_sha256(f->path, hex) != 0) {
 			json_object_set_new(o, "sha256", json_null());
 			if (!bad)
@@ -1346,7 +1346,7 @@ ceremony_run(int argc, char **argv)
 	json_object_set_new(ent, "ceremony", json_string(l.c->name));
 	json_object_set_new(ent, "title", json_string(l.c->title));
 	json_object_set_new(ent, "version", json_string(l.c->version));
-	json_object_set_new(ent, "ceremony_file", json_string(abspath));
+	json_object_set_new(ent, "ceremony_file", cli_json_text(abspath));
 	json_object_set_new(ent, "ceremony_sha256", json_string(l.sha256));
 	json_object_set_new(ent, "params_file", json_string(absparams));
 	json_object_set_new(ent, "params_sha256",
@@ -1566,7 +1566,7 @@ ceremony_verify(int argc, char **argv)
 		goto out;
 	chain_ok = o == 0;
 	rep = report_new("ceremony");
-	json_object_set_new(rep, "file", json_string(tpath));
+	json_object_set_new(rep, "file", cli_json_text(tpath));
 	json_object_set_new(rep, "entries", json_integer(
 	    (json_int_t)res.n_entries));
 	json_object_set_new(rep, "chain", json_string(chain_ok ? "intact" :

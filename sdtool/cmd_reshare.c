@@ -196,7 +196,7 @@ render_json(const struct report *rp)
 		report_set_ok(root, rp->ok);
 	if (rp->old_path != NULL) {
 		o = json_object();
-		json_object_set_new(o, "file", json_string(rp->old_path));
+		json_object_set_new(o, "file", cli_json_text(rp->old_path));
 		if (rp->old_sha[0])
 			json_object_set_new(o, "sd_sha256",
 			    json_string(rp->old_sha));
@@ -210,7 +210,7 @@ render_json(const struct report *rp)
 	}
 	if (rp->out_path != NULL) {
 		o = json_object();
-		json_object_set_new(o, "out", json_string(rp->out_path));
+		json_object_set_new(o, "out", cli_json_text(rp->out_path));
 		json_object_set_new(o, "written", json_boolean(rp->written));
 		if (rp->new_sha[0])
 			json_object_set_new(o, "sd_sha256",
@@ -226,7 +226,7 @@ render_json(const struct report *rp)
 				json_object_set_new(s, "x5t_256",
 				    json_string(rp->shares[i].x5t_256));
 				json_object_set_new(s, "file",
-				    json_string(rp->shares[i].cert_path));
+				    cli_json_text(rp->shares[i].cert_path));
 				json_object_set_new(s, "kept",
 				    json_boolean(rp->shares[i].kept));
 				json_object_set_new(s, "cert_expired",

@@ -140,7 +140,7 @@ same_data_json(const struct same_data *sdd, const struct sd_file *sd)
 	json_t *o = json_object(), *arr, *it;
 	size_t i;
 
-	json_object_set_new(o, "file", json_string(sdd->path));
+	json_object_set_new(o, "file", cli_json_text(sdd->path));
 	if (sdd->sd_sha256[0])
 		json_object_set_new(o, "sd_sha256", json_string(sdd->sd_sha256));
 	json_object_set_new(o, "ok", json_boolean(sdd->code == 0));
