@@ -27,6 +27,7 @@
 
 #include "../pki/certgen.h"
 #include "cli.h"
+#include "../sys/file.h"
 #include "verbs.h"
 #include "../hw/key.h"
 
@@ -437,7 +438,7 @@ cmd_keygen(int argc, char **argv)
 	struct pair *pairs = NULL;
 	char *shared_pass = NULL, name[32];
 	json_t *report = NULL;
-	int i, n, r, create_dir = 0, made_dir = 0, ret = EXIT_FAIL;
+	int i, n, r, create_dir = 0, made_dir = 0, held = 0, ret = EXIT_FAIL;
 
 	if ((r = parse_args(argc, argv, &a)) != 0)
 		return r == -1 ? EXIT_OK : r;
@@ -510,6 +511,12 @@ cmd_keygen(int argc, char **argv)
 	shared_pass = NULL;
 	if (a.json && (report = report_json(pairs, n, &a)) == NULL)
 		goto out;
+	/*
+	 * All or nothing: Ctrl-C, SIGTERM or SIGHUP take effect once every
+	 * file is written, or once a partial set is removed again.
+	 */
+	sys_signals_hold();
+	held = 1;
 	if (create_dir) {
 		if (mkdir(a.dir, 0700) == -1) {
 			cli_error("%s: cannot create it: %s", a.dir,
@@ -527,6 +534,8 @@ cmd_keygen(int argc, char **argv)
 			goto out;
 		}
 	}
+	sys_signals_release();
+	held = 0;
 	for (i = 0; a.no_pass && i < n; i++)
 		cli_warn("%s: written without a passphrase; anyone who copies "
 		    "this file holds the key", pairs[i].key_path);
@@ -536,6 +545,8 @@ cmd_keygen(int argc, char **argv)
 		report_text(pairs, n, &a);
 	ret = EXIT_OK;
  out:
+	if (held)
+		sys_signals_release();
 	json_decref(report);
 	for (i = 0; pairs != NULL && i < n; i++) {
 		if (pairs[i].pass != shared_pass)

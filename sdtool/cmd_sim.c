@@ -22,6 +22,7 @@
 
 #include "../pki/certgen.h"
 #include "cli.h"
+#include "../sys/file.h"
 #include "../sim/simhsm.h"
 #include "verbs.h"
 #include "../hw/key.h"
@@ -124,8 +125,12 @@ sim_activate(int argc, char **argv)
 			    e.msg);
 		goto out;
 	}
-	if ((r = simhsm_activate(dir, certs, n, (unsigned)quorum,
-	    deliver_sd_file, (void *)sd_out, &state, &e)) != 0) {
+	/* the SD file and the state that counts it: both, or neither */
+	sys_signals_hold();
+	r = simhsm_activate(dir, certs, n, (unsigned)quorum, deliver_sd_file,
+	    (void *)sd_out, &state, &e);
+	sys_signals_release();
+	if (r != 0) {
 		/* deliver_sd_file has said why already */
 		if (e.msg[0] != '\0')
 			report(r, &e);

@@ -4,12 +4,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -184,6 +186,56 @@ fsync_dir_of(const char *path)
 }
 
 /*
+ * Interruption.  SIGINT, SIGTERM and SIGHUP are held (blocked) while
+ * outputs are written, and delivered when the hold ends: by then every
+ * output is complete and published, or removed.  Holds nest.
+ */
+static int hold_depth;
+static sigset_t hold_saved;
+
+void
+sys_signals_hold(void)
+{
+	sigset_t set;
+
+	if (hold_depth++ > 0)
+		return;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	(void)sigprocmask(SIG_BLOCK, &set, &hold_saved);
+}
+
+void
+sys_signals_release(void)
+{
+	if (hold_depth == 0 || --hold_depth > 0)
+		return;
+	(void)sigprocmask(SIG_SETMASK, &hold_saved, NULL);
+}
+
+/*
+ * Test-only (documented in sdtool(1)): SDTOOL_TEST_WRITE_DELAY_MS makes
+ * every write pause that long with its temporary file half-made, so that
+ * tests/e2e/t_signals.sh can interrupt writes where it matters.
+ */
+static void
+test_write_delay(void)
+{
+	const char *v = getenv("SDTOOL_TEST_WRITE_DELAY_MS");
+	struct timespec ts;
+	long ms;
+
+	if (v == NULL || (ms = strtol(v, NULL, 10)) <= 0 || ms > 10000)
+		return;
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+/*
  * Write buf to a new temporary file beside path (O_CREAT|O_EXCL|O_NOFOLLOW,
  * then mode), fsync'd; *tmpp gets its name.  On failure nothing is left.
  */
@@ -228,6 +280,7 @@ write_temp(const char *path, const void *buf, size_t len, mode_t mode,
 		}
 		off += (size_t)n;
 	}
+	test_write_delay();
 	if (fsync(fd) == -1) {
 		r = sd_err_set(e, SD_ERR_IO, "%s: fsync: %s", path,
 		    strerror(errno));
@@ -255,9 +308,9 @@ write_temp(const char *path, const void *buf, size_t len, mode_t mode,
 	return r;
 }
 
-int
-sys_write_new_file(const char *path, const void *buf, size_t len,
-    mode_t mode, struct sd_err *e)
+static int
+write_new_file(const char *path, const void *buf, size_t len, mode_t mode,
+    struct sd_err *e)
 {
 	char *tmp = NULL;
 	int r, saved;
@@ -280,7 +333,19 @@ sys_write_new_file(const char *path, const void *buf, size_t len,
 }
 
 int
-sys_replace_file(const char *path, const void *buf, size_t len, mode_t mode,
+sys_write_new_file(const char *path, const void *buf, size_t len,
+    mode_t mode, struct sd_err *e)
+{
+	int r;
+
+	sys_signals_hold();
+	r = write_new_file(path, buf, len, mode, e);
+	sys_signals_release();
+	return r;
+}
+
+static int
+replace_file(const char *path, const void *buf, size_t len, mode_t mode,
     struct sd_err *e)
 {
 	char *tmp = NULL;
@@ -298,6 +363,18 @@ sys_replace_file(const char *path, const void *buf, size_t len, mode_t mode,
 	free(tmp);
 	fsync_dir_of(path);
 	return 0;
+}
+
+int
+sys_replace_file(const char *path, const void *buf, size_t len, mode_t mode,
+    struct sd_err *e)
+{
+	int r;
+
+	sys_signals_hold();
+	r = replace_file(path, buf, len, mode, e);
+	sys_signals_release();
+	return r;
 }
 
 int

@@ -50,6 +50,17 @@ int sys_replace_file(const char *path, const void *buf, size_t len,
     mode_t mode, struct sd_err *e) SD_WUR;
 
 /*
+ * Hold SIGINT, SIGTERM and SIGHUP (block them) until the matching
+ * release; one arriving meanwhile takes effect at the release.  Every
+ * write above holds them while it runs, so an interrupted write leaves no
+ * temporary file; a verb writing a set of files holds them across the
+ * whole set and its undo, so the set is all there or not at all.  Holds
+ * nest.  (SIGKILL cannot be held: nothing can clean up after it.)
+ */
+void sys_signals_hold(void);
+void sys_signals_release(void);
+
+/*
  * dir/name into buf (without "./" for the current directory, without a
  * doubled "/").  0, or SD_ERR_LIMIT when it does not fit.
  */
