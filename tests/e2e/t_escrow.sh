@@ -269,6 +269,28 @@ expect_out "check a plain sheet: no passphrase asked" 0 'reads back' \
 check "--index printed on the sheet" grep -q 'key index 7' "$T/out"
 check "check writes nothing" test "$(ls "$T" | grep -c '^x')" -eq 0
 
+# --- sheets of format 1, printed by earlier sdtool, still restore --------
+V1=$E2E/../fixtures/escrow-v1
+V1KEY=$(cat "$V1/key.der.sha256")
+v1der() { openssl pkey -in "$1" -outform DER 2>/dev/null | sha256sum | cut -c1-64; }
+expect "v1 fixture: encrypted PDF pages restore (--scan)" 0 \
+	"$SDTOOL" escrow restore --scan "$V1"/sheet-enc-*.png --out "$T/v1a.key" \
+	--cert "$V1/cert.cer" --password-file "$V1/passphrase.txt" --no-passphrase
+check "v1 fixture: --scan gives the key" test "$(v1der "$T/v1a.key")" = "$V1KEY"
+expect "v1 fixture: plain PDF pages restore without a certificate" 0 \
+	"$SDTOOL" escrow restore --scan "$V1"/sheet-plain-*.png --out "$T/v1b.key" --no-passphrase
+check "v1 fixture: plain --scan gives the key" test "$(v1der "$T/v1b.key")" = "$V1KEY"
+expect "v1 fixture: encrypted text sheet restores (--text)" 0 \
+	"$SDTOOL" escrow restore --text "$V1/sheet-enc.txt" --out "$T/v1c.key" \
+	--password-file "$V1/passphrase.txt" --no-passphrase
+check "v1 fixture: encrypted --text gives the key" test "$(v1der "$T/v1c.key")" = "$V1KEY"
+expect "v1 fixture: plain text sheet restores (--text)" 0 \
+	"$SDTOOL" escrow restore --text "$V1/sheet-plain.txt" --out "$T/v1d.key" \
+	--cert "$V1/cert.cer" --no-passphrase
+check "v1 fixture: plain --text gives the key" test "$(v1der "$T/v1d.key")" = "$V1KEY"
+expect_err "v1 fixture: wrong passphrase refused" 1 "wrong passphrase" \
+	"$SDTOOL" escrow check --text "$V1/sheet-enc.txt" --password-file "$T/wrongpass"
+
 # --- usage ----------------------------------------------------------------
 expect "escrow with no subcommand" 2 "$SDTOOL" escrow
 expect "print without --key" 2 "$SDTOOL" escrow print --out "$T/u.pdf"

@@ -1154,6 +1154,66 @@ test_largest_payload(void **state)
 	free(p);
 }
 
+/* ---- sheets of format 1, printed by sdtool 0.1.0 ------------------------ */
+
+/* A file of tests/fixtures/escrow-v1 (run from the source tree). */
+static char *
+fixture(const char *name, size_t *len)
+{
+	const char *dir = getenv("SDTOOL_SRCDIR");
+	char path[1024];
+	FILE *f;
+	char *buf;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/tests/fixtures/escrow-v1/%s",
+	    dir != NULL ? dir : ".", name);
+	assert_non_null(f = fopen(path, "rb"));
+	assert_non_null(buf = calloc(1, 65536));
+	n = fread(buf, 1, 65535, f);
+	fclose(f);
+	*len = n;
+	return buf;
+}
+
+static void
+v1_fixture(const char *sheet, const char *pass)
+{
+	struct escrow_text_report rep;
+	struct escrow_header h;
+	struct sd_secret *payload = NULL, *der = NULL;
+	struct sd_err e = { "" };
+	uint8_t md[32];
+	char *text, *want, hex[65];
+	size_t len, wlen, i;
+
+	text = fixture(sheet, &len);
+	want = fixture("key.p8.sha256", &wlen);
+	assert_int_equal(escrow_text_decode(text, len, &rep, &payload, &e), 0);
+	assert_int_equal(escrow_peek(payload->p, payload->len, &h, &e), 0);
+	assert_int_equal(h.encrypted, pass != NULL);
+	assert_string_equal(h.officer, "Fixture Officer");
+	assert_int_equal(escrow_open(payload->p, payload->len, pass, &h, &der,
+	    &e), 0);
+	assert_int_equal(EVP_Digest(der->p, der->len, md, NULL, EVP_sha256(),
+	    NULL), 1);
+	for (i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	assert_memory_equal(hex, want, 64);
+	sd_secret_free(payload);
+	sd_secret_free(der);
+	free(text);
+	free(want);
+}
+
+static void
+test_v1_fixtures(void **state)
+{
+	(void)state;
+	v1_fixture("sheet-plain.txt", NULL);
+	v1_fixture("sheet-enc.txt", "fixture sheet passphrase");
+}
+
 int
 main(void)
 {
@@ -1184,6 +1244,7 @@ main(void)
 		cmocka_unit_test(test_qr_errors),
 		cmocka_unit_test(test_qr_damaged),
 		cmocka_unit_test(test_largest_payload),
+		cmocka_unit_test(test_v1_fixtures),
 	};
 
 	return cmocka_run_group_tests_name("escrow", tests, setup, teardown);
