@@ -23,6 +23,7 @@ struct sheet {
 	int bits;                          /* RSA key size */
 	const char *key_name;              /* for the printed restore command */
 	const char *cert_name;             /* likewise; NULL when none */
+	int compact;                       /* format 2: parts = secret, public */
 };
 
 enum sheet_paper { SHEET_A4, SHEET_LETTER };
