@@ -540,7 +540,7 @@ print_selfcheck(const struct sd_secret *payload, const struct sd_secret *text,
 		    "sheet", e.msg);
 		goto out;
 	}
-	if (pdf && sheet_qr_selfcheck(parts) != 0)
+	if (pdf && sheet_qr_selfcheck(parts, 0) != 0)
 		goto out;
 	ret = 0;
  out:
@@ -718,7 +718,7 @@ compact_selfcheck(const struct sd_secret *payload, const struct sd_secret *text,
 		    "sheet", e.msg);
 		goto out;
 	}
-	if (pdf && sheet_qr_selfcheck(parts) != 0)
+	if (pdf && sheet_qr_selfcheck(parts, 1) != 0)
 		goto out;
 	ret = 0;
  out:
