@@ -33,7 +33,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "certgen.h"
+#include "../pki/certgen.h"
 #include "cli.h"
 #include "hwopts.h"
 #include "verbs.h"
@@ -640,7 +640,7 @@ list_token(struct p11_module *m, const struct p11_token *t, int login,
 		x5t[0] = '\0';
 		when[0] = '\0';
 		if (en->cert != NULL) {
-			if (hw_cert_x5t256(en->cert, x5t) != 0)
+			if (pki_cert_x5t256(en->cert, x5t) != 0)
 				x5t[0] = '\0';
 			certgen_not_after(en->cert, when);
 		}
@@ -1173,119 +1173,43 @@ static const struct opt generate_opts[] = {
 	{ 0, NULL, 0, 0, NULL, NULL }
 };
 
-static int
-add_ext(X509 *cert, int nid, const char *value)
-{
-	X509V3_CTX v3;
-	X509_EXTENSION *ext;
-	int ok;
+/* A certgen signer: the token's key signs the certificate. */
+struct token_signer {
+	struct card *c;
+	CK_OBJECT_HANDLE priv;
+	int bits;
+};
 
-	X509V3_set_ctx_nodb(&v3);
-	X509V3_set_ctx(&v3, cert, cert, NULL, NULL, 0);
-	if ((ext = X509V3_EXT_conf_nid(NULL, &v3, nid, value)) == NULL)
-		return 0;
-	ok = X509_add_ext(cert, ext, -1);
-	X509_EXTENSION_free(ext);
-	return ok;
+static int
+token_sign(void *ctx, const uint8_t *tbs, size_t tbs_len, uint8_t **sig,
+    size_t *sig_len, struct sd_err *e)
+{
+	struct token_signer *t = ctx;
+
+	return p11_sign_sha256(t->c->s, t->priv, t->bits, tbs, tbs_len, sig,
+	    sig_len, e);
 }
 
 /*
  * The generated key's self-signed certificate, as keygen makes them
- * (same fields and extensions), signed on the token.  OpenSSL signs
- * only with keys it holds, so the certificate is put together here:
- * the to-be-signed part as OpenSSL encodes it, the token's signature
- * over it, and the DER framing; the result must verify with the
- * token's public key.
+ * (same template), signed on the token.
  */
 static int
 cert_on_token(struct card *c, CK_OBJECT_HANDLE priv, EVP_PKEY *pub,
     X509_NAME *name, long days, X509 **out)
 {
+	struct token_signer t = { c, priv, EVP_PKEY_get_bits(pub) };
+	struct certgen_tmpl tmpl = { .subject = name, .days = days,
+	    .exts = certgen_wrapping_exts };
+	struct certgen_signer s = { .sign = token_sign, .ctx = &t };
 	struct sd_err e = { "" };
-	X509 *x = NULL;
-	X509_ALGOR *alg = NULL;
-	BIGNUM *bn = NULL;
-	unsigned char serial[16], *tbs = NULL, *algder = NULL, *der = NULL;
-	unsigned char *q;
-	const unsigned char *cp;
-	uint8_t *sig = NULL;
-	size_t sig_len = 0;
-	int tbs_len, alg_len, body, total, bitlen, r, ret = -1;
+	int r;
 
-	*out = NULL;
-	randombytes_buf(serial, sizeof(serial));
-	serial[0] &= 0x7f;
-	serial[0] |= 0x40;
-	if ((x = X509_new()) == NULL || !X509_set_version(x, 2) ||
-	    (bn = BN_bin2bn(serial, sizeof(serial), NULL)) == NULL ||
-	    BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) == NULL ||
-	    !X509_set_subject_name(x, name) || !X509_set_issuer_name(x, name) ||
-	    X509_gmtime_adj(X509_getm_notBefore(x), 0) == NULL ||
-	    X509_time_adj_ex(X509_getm_notAfter(x), (int)days, 0, NULL) == NULL ||
-	    !X509_set_pubkey(x, pub) ||
-	    !add_ext(x, NID_basic_constraints, "critical,CA:FALSE") ||
-	    !add_ext(x, NID_key_usage,
-	    "critical,keyEncipherment,dataEncipherment") ||
-	    !add_ext(x, NID_subject_key_identifier, "hash"))
-		goto fail;
-	/*
-	 * The algorithm inside the signed part: OpenSSL has no setter for
-	 * it outside X509_sign, hence the cast of its own pointer.
-	 */
-	if (!X509_ALGOR_set0((X509_ALGOR *)X509_get0_tbs_sigalg(x),
-	    OBJ_nid2obj(NID_sha256WithRSAEncryption), V_ASN1_NULL, NULL) ||
-	    (tbs_len = i2d_re_X509_tbs(x, &tbs)) <= 0 ||
-	    (alg = X509_ALGOR_new()) == NULL ||
-	    !X509_ALGOR_set0(alg, OBJ_nid2obj(NID_sha256WithRSAEncryption),
-	    V_ASN1_NULL, NULL) ||
-	    (alg_len = i2d_X509_ALGOR(alg, &algder)) <= 0)
-		goto fail;
-	if ((r = p11_sign_sha256(c->s, priv, EVP_PKEY_get_bits(pub), tbs,
-	    (size_t)tbs_len, &sig, &sig_len, &e)) != 0) {
-		hw_error(r, &e);
-		goto out;
+	if ((r = certgen_build(pub, &tmpl, &s, out, &e)) != 0) {
+		cli_error("token %s: %s", c->tok.label, e.msg);
+		return -1;
 	}
-	/* Certificate ::= SEQUENCE { tbs, algorithm, BIT STRING signature } */
-	bitlen = (int)sig_len + 1;
-	body = tbs_len + alg_len + ASN1_object_size(0, bitlen, V_ASN1_BIT_STRING);
-	if ((total = ASN1_object_size(1, body, V_ASN1_SEQUENCE)) <= 0 ||
-	    (der = malloc((size_t)total)) == NULL)
-		goto fail;
-	q = der;
-	ASN1_put_object(&q, 1, body, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
-	memcpy(q, tbs, (size_t)tbs_len);
-	q += tbs_len;
-	memcpy(q, algder, (size_t)alg_len);
-	q += alg_len;
-	ASN1_put_object(&q, 0, bitlen, V_ASN1_BIT_STRING, V_ASN1_UNIVERSAL);
-	*q++ = 0;   /* no unused bits */
-	memcpy(q, sig, sig_len);
-	q += sig_len;
-	X509_free(x);
-	cp = der;
-	if ((x = d2i_X509(NULL, &cp, total)) == NULL || cp != der + total ||
-	    X509_verify(x, pub) != 1) {
-		cli_error("token %s: the certificate's signature does not verify "
-		    "with the generated public key", c->tok.label);
-		goto out;
-	}
-	*out = x;
-	x = NULL;
-	ret = 0;
-	goto out;
- fail:
-	cli_error("making the certificate failed: %s",
-	    ERR_reason_error_string(ERR_get_error()));
- out:
-	ERR_clear_error();
-	X509_free(x);
-	X509_ALGOR_free(alg);
-	BN_free(bn);
-	OPENSSL_free(tbs);
-	OPENSSL_free(algder);
-	free(der);
-	free(sig);
-	return ret;
+	return 0;
 }
 
 static int
@@ -1324,7 +1248,7 @@ card_generate(int argc, char **argv)
 	char hex[2 * CARD_MAX_ID + 1], x5t[SD_X5T_LEN + 1], when[32];
 	char *new_uri = NULL, *pem = NULL;
 	uint8_t id[CARD_MAX_ID];
-	size_t id_len = 0, pem_len = 0;
+	size_t id_len = 0;
 	unsigned long min = 0, max = 0;
 	long index = -1, bits = CARD_DEF_BITS, days = CARD_DEF_DAYS;
 	int idr, r, json = 0, so = 0, made = 0, host = 0, sign_off = 0;
@@ -1435,7 +1359,7 @@ card_generate(int argc, char **argv)
 	sign_off = p11_set_bool(c.s, priv, CKA_SIGN, 0, &e) == 0;
 	if (card_login(&c, 0) != 0)
 		goto out;
-	if (hw_cert_x5t256(cert, x5t) != 0) {
+	if (pki_cert_x5t256(cert, x5t) != 0) {
 		cli_error("computing the thumbprint failed");
 		goto out;
 	}
@@ -1446,8 +1370,7 @@ card_generate(int argc, char **argv)
 	}
 	if (prove(&c, new_uri, cert, x5t, &host) != 0)
 		goto out;
-	if (certgen_cert_pem(cert, &pem, &pem_len) != 0 ||
-	    cli_write_new_file(cert_path, pem, pem_len, 0644) != 0)
+	if (cli_write_cert(cert_path, cert) != 0)
 		goto out;
 	made = 0;   /* done: it stays */
 	certgen_not_after(cert, when);
@@ -1516,22 +1439,5 @@ static const struct cli_verb card_verbs[] = {
 int
 cmd_card(int argc, char **argv)
 {
-	static char name[64];
-	const struct cli_verb *v;
-
-	if (argc >= 2 && (strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "--help") == 0)) {
-		cli_usage(stdout, SYNOPSIS, NULL);
-		for (v = card_verbs; v->name != NULL; v++)
-			printf("  %-14s %s\n", v->name, v->summary);
-		return EXIT_OK;
-	}
-	for (v = card_verbs; argc >= 2 && v->name != NULL; v++)
-		if (strcmp(argv[1], v->name) == 0) {
-			/* messages and usage say "sdtool card import: ..." */
-			snprintf(name, sizeof(name), "card %s", v->name);
-			cli_verb_name = name;
-			return v->fn(argc - 1, argv + 1);
-		}
-	return cli_usage_error("card needs one of: list, import, generate");
+	return cli_dispatch(SYNOPSIS, card_verbs, argc, argv);
 }

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "certgen.h"
+#include "../pki/certgen.h"
 #include "cli.h"
 #include "verbs.h"
 #include "../hw/key.h"
@@ -43,7 +43,7 @@ load_given_cert(struct given_cert *g)
 	BIO *bio;
 	long n;
 
-	if (hw_cert_x5t256(g->cert, g->x5t) != 0)
+	if (pki_cert_x5t256(g->cert, g->x5t) != 0)
 		g->x5t[0] = '\0';
 	if ((bio = BIO_new(BIO_s_mem())) != NULL) {
 		X509_NAME_print_ex(bio, X509_get_subject_name(g->cert), 0,
@@ -63,7 +63,7 @@ load_given(struct given_cert *g, json_t *warnings)
 	char msg[700];
 	int r;
 
-	if ((r = hw_cert_load(g->path, &g->cert, &e)) != 0) {
+	if ((r = pki_cert_load(g->path, &g->cert, &e)) != 0) {
 		/* hw's detail names the file already */
 		if (e.msg[0] != '\0')
 			snprintf(msg, sizeof(msg), "%s", e.msg);
@@ -372,7 +372,7 @@ cmd_inspect(int argc, char **argv)
 	if ((r = sd_file_parse(text, len, &sd, &e)) != 0 &&
 	    (r2 = sd_blob_parse(text, len, &blob, &e2)) != 0) {
 		/* Not an SD file or blob: perhaps a certificate to check. */
-		if (hw_exchange_cert_load(path, &cert, &e3) == 0) {
+		if (pki_exchange_cert_load(path, &cert, &e3) == 0) {
 			report = cert_report(path, cert, text[0] == '{');
 			if (json)
 				cli_print_json(report);

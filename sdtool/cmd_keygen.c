@@ -25,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "certgen.h"
+#include "../pki/certgen.h"
 #include "cli.h"
 #include "verbs.h"
 #include "../hw/key.h"
@@ -265,13 +265,17 @@ check_subject(const char *dn, long days)
 {
 	EVP_PKEY *k;
 	X509 *x = NULL;
+	struct sd_err e = { "" };
 	int r;
 
 	if ((k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")) == NULL) {
 		cli_error("cannot check the subject: key generation failed");
 		return EXIT_FAIL;
 	}
-	r = certgen_selfsigned(k, dn, (int)days, &x) == 0 ? 0 : EXIT_USAGE;
+	if (certgen_selfsigned(k, dn, (int)days, &x, &e) == 0)
+		r = 0;
+	else
+		r = cli_usage_error("%s", e.msg);
 	X509_free(x);
 	EVP_PKEY_free(k);
 	return r;
@@ -284,7 +288,7 @@ describe_cert(struct pair *p)
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int md_len = 0, i;
 
-	if (hw_cert_x5t256(p->cert, p->x5t) != 0 ||
+	if (pki_cert_x5t256(p->cert, p->x5t) != 0 ||
 	    X509_digest(p->cert, EVP_sha256(), md, &md_len) != 1 ||
 	    md_len != 32) {
 		cli_error("%s: cannot compute its thumbprint", p->cert_path);
@@ -301,6 +305,7 @@ describe_cert(struct pair *p)
 static int
 make_pair(struct pair *p, const struct keygen_args *a, int nth, int total)
 {
+	struct sd_err e = { "" };
 	EVP_PKEY *key = NULL;
 	char dn[256];
 	int tty = cli_stderr_is_tty(), ret = -1;
@@ -309,12 +314,20 @@ make_pair(struct pair *p, const struct keygen_args *a, int nth, int total)
 	snprintf(dn, sizeof(dn), KEYGEN_DEF_SUBJECT, p->index);
 	fprintf(stderr, "generating RSA-%ld key %d of %d (cert_%d)...%s",
 	    a->bits, nth, total, p->index, tty ? " " : "\n");
-	if (certgen_rsa((int)a->bits, tty, &key) != 0 ||
+	if (certgen_rsa((int)a->bits, tty ? cli_progress_tick : NULL, NULL,
+	    &key, &e) != 0 ||
 	    certgen_selfsigned(key, a->subject != NULL ? a->subject : dn,
-	    (int)a->days, &p->cert) != 0 ||
-	    certgen_key_pem(key, p->pass, &p->key_pem, &p->key_len) != 0 ||
-	    certgen_cert_pem(p->cert, &p->cert_pem, &p->cert_len) != 0 ||
-	    describe_cert(p) != 0)
+	    (int)a->days, &p->cert, &e) != 0 ||
+	    certgen_key_pem(key, p->pass, &p->key_pem, &p->key_len, &e) != 0 ||
+	    certgen_cert_pem(p->cert, &p->cert_pem, &p->cert_len, &e) != 0) {
+		if (tty)
+			fputc('\n', stderr);
+		cli_error("%s", e.msg);
+		goto out;
+	}
+	if (tty)
+		fputc('\n', stderr);
+	if (describe_cert(p) != 0)
 		goto out;
 	ret = 0;
  out:

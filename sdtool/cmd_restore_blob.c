@@ -97,8 +97,8 @@ cmd_restore_blob(int argc, char **argv)
 		cli_core_error(r, &e, "%s", sd_path);
 		goto out;
 	}
-	if ((r = hw_exchange_cert_load(exch_path, &exch, &e)) != 0 ||
-	    (r = hw_cert_x5t256(exch, exch_x5t)) != 0) {
+	if ((r = pki_exchange_cert_load(exch_path, &exch, &e)) != 0 ||
+	    (r = pki_cert_x5t256(exch, exch_x5t)) != 0) {
 		/* hw's detail names the file */
 		cli_core_error(r, &e, "--sd-exchange-key");
 		goto out;

@@ -1,7 +1,5 @@
 /*
- * cert.c - certificates and exchange keys: the parts of hw/ that touch no
- * secret.  (hw_read_file lives in key_file.c, beside its variant that reads
- * key files into guarded memory.)
+ * cert.c - certificates and exchange keys (see cert.h).
  */
 #include <limits.h>
 #include <stdlib.h>
@@ -14,9 +12,9 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "key.h"
+#include "cert.h"
+#include "../sys/file.h"
 
-#define HW_MIN_RSA_BITS 2048
 
 /* First byte that is not white space, or '\0'. */
 static int
@@ -36,8 +34,8 @@ first_nonspace(const char *buf, size_t len)
  * DER, which must fill the buffer exactly (trailing bytes mean it is
  * something else that merely starts like a certificate).
  */
-static X509 *
-cert_from_buf(const char *buf, size_t len)
+X509 *
+pki_cert_from_buf(const char *buf, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)buf;
 	BIO *bio;
@@ -61,7 +59,7 @@ cert_from_buf(const char *buf, size_t len)
 }
 
 int
-hw_cert_load(const char *path, X509 **out, struct sd_err *e)
+pki_cert_load(const char *path, X509 **out, struct sd_err *e)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -69,11 +67,11 @@ hw_cert_load(const char *path, X509 **out, struct sd_err *e)
 	int r = SD_ERR_INTERNAL;
 
 	if (out == NULL)
-		return sd_err_set(e, SD_ERR_ARG, "hw_cert_load: no output");
+		return sd_err_set(e, SD_ERR_ARG, "pki_cert_load: no output");
 	*out = NULL;
-	if ((r = hw_read_file(path, HW_MAX_KEY_FILE, &buf, &len, e)) != 0)
+	if ((r = sys_read_file(path, PKI_MAX_CERT_FILE, &buf, &len, e)) != 0)
 		goto out;
-	if ((x = cert_from_buf(buf, len)) == NULL) {
+	if ((x = pki_cert_from_buf(buf, len)) == NULL) {
 		r = sd_err_set(e, SD_ERR_KEY, "%s: not an X.509 certificate "
 		    "(PEM or DER)", path);
 		goto out;
@@ -89,7 +87,7 @@ hw_cert_load(const char *path, X509 **out, struct sd_err *e)
 }
 
 int
-hw_cert_x5t256(X509 *cert, char out[static SD_X5T_LEN + 1])
+pki_cert_x5t256(X509 *cert, char out[static SD_X5T_LEN + 1])
 {
 	unsigned char *der = NULL;
 	int len, r;
@@ -104,7 +102,7 @@ hw_cert_x5t256(X509 *cert, char out[static SD_X5T_LEN + 1])
 	return r;
 }
 
-/* An RSA public key of HW_MIN_RSA_BITS or more, or SD_ERR_KEY. */
+/* An RSA public key of PKI_MIN_RSA_BITS or more, or SD_ERR_KEY. */
 static int
 check_rsa_pub(X509 *cert, const char *path, struct sd_err *e)
 {
@@ -117,10 +115,10 @@ check_rsa_pub(X509 *cert, const char *path, struct sd_err *e)
 		return sd_err_set(e, SD_ERR_KEY, "%s: the certificate holds a "
 		    "%s key; an RSA key is required", path,
 		    EVP_PKEY_get0_type_name(pub));
-	if (EVP_PKEY_get_bits(pub) < HW_MIN_RSA_BITS)
+	if (EVP_PKEY_get_bits(pub) < PKI_MIN_RSA_BITS)
 		return sd_err_set(e, SD_ERR_KEY, "%s: the certificate's key is "
 		    "RSA-%d; at least %d bits are required", path,
-		    EVP_PKEY_get_bits(pub), HW_MIN_RSA_BITS);
+		    EVP_PKEY_get_bits(pub), PKI_MIN_RSA_BITS);
 	return 0;
 }
 
@@ -151,9 +149,9 @@ bn_param_equals(EVP_PKEY *pub, const char *name, const uint8_t *b,
  * decrypt with; the certificate is what we encrypt to.  Were they to
  * differ, the blob would be made for a key nobody has, so say so now.
  */
-static int
-exchange_from_json(const char *path, const char *buf, size_t len, X509 **out,
-    struct sd_err *e)
+int
+pki_exchange_cert_parse(const char *path, const char *buf, size_t len,
+    X509 **out, struct sd_err *e)
 {
 	uint8_t *der = NULL, *n = NULL, *ex = NULL;
 	size_t der_len = 0, n_len = 0, e_len = 0;
@@ -205,7 +203,7 @@ exchange_from_json(const char *path, const char *buf, size_t len, X509 **out,
 }
 
 int
-hw_exchange_cert_load(const char *path, X509 **out, struct sd_err *e)
+pki_exchange_cert_load(const char *path, X509 **out, struct sd_err *e)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -213,16 +211,16 @@ hw_exchange_cert_load(const char *path, X509 **out, struct sd_err *e)
 	int r = SD_ERR_INTERNAL;
 
 	if (out == NULL)
-		return sd_err_set(e, SD_ERR_ARG, "hw_exchange_cert_load: no "
+		return sd_err_set(e, SD_ERR_ARG, "pki_exchange_cert_load: no "
 		    "output");
 	*out = NULL;
-	if ((r = hw_read_file(path, HW_MAX_KEY_FILE, &buf, &len, e)) != 0)
+	if ((r = sys_read_file(path, PKI_MAX_CERT_FILE, &buf, &len, e)) != 0)
 		goto out;
 	if (first_nonspace(buf, len) == '{') {
-		if ((r = exchange_from_json(path, buf, len, &x, e)) != 0)
+		if ((r = pki_exchange_cert_parse(path, buf, len, &x, e)) != 0)
 			goto out;
 	} else {
-		if ((x = cert_from_buf(buf, len)) == NULL) {
+		if ((x = pki_cert_from_buf(buf, len)) == NULL) {
 			r = sd_err_set(e, SD_ERR_KEY, "%s: neither an X.509 "
 			    "certificate (PEM or DER) nor a transfer-key reply "
 			    "(JSON)", path);
