@@ -561,9 +561,11 @@ print_report(const struct print_args *a, const struct escrow_header *h,
 	escrow_b32_encode(h->sheet_id, ESCROW_ID_LEN, id);
 	if (a->json) {
 		iso_time(h->created, when);
-		o = json_pack("{s:s, s:s, s:s?, s:i, s:s, s:s, s:s?, s:s?, s:o, "
-		    "s:s, s:s, s:s, s:i, s:b, s:o, s:i, s:i}",
-		    "sheet", a->out, "format", a->text ? "text" : "pdf",
+		o = json_pack("{s:s, s:i, s:s, s:s?, s:i, s:s, s:s, s:s?, s:s?, "
+		    "s:o, s:s, s:s, s:s, s:i, s:b, s:o, s:i, s:i}",
+		    "sheet", a->out, "sheet_format", h->format == 0 ?
+		    ESCROW_FORMAT_VERSION : h->format,
+		    "format", a->text ? "text" : "pdf",
 		    "paper", a->text ? NULL : a->letter ? "letter" : "a4",
 		    "pages", pages, "sheet_id", id, "key", a->key,
 		    "cert", cert_path, "x5t_256", x5t,
@@ -1257,18 +1259,26 @@ restore_report(const struct restore_args *a, const struct escrow_header *h,
     int bits, const char *cert, int key_encrypted)
 {
 	char id[ESCROW_ID_CHARS + 1], when[32], x5t[44];
+	/* a compact sheet typed back: its description is on the paper only */
+	int known = !sodium_is_zero(h->sheet_id, ESCROW_ID_LEN);
 	json_t *o;
 
-	escrow_b32_encode(h->sheet_id, ESCROW_ID_LEN, id);
+	if (known)
+		escrow_b32_encode(h->sheet_id, ESCROW_ID_LEN, id);
+	else
+		snprintf(id, sizeof(id), "(compact, typed)");
 	if (h->has_cert)
 		sheet_b64url(h->x5t_256, x5t);
 	if (a->json) {
 		iso_time(h->created, when);
-		o = json_pack("{s:s?, s:b, s:s, s:s, s:s, s:s, s:s, s:o, s:s, "
-		    "s:s?, s:i, s:b, s:b, s:s?, s:b, s:s}",
+		o = json_pack("{s:s?, s:b, s:s, s:i, s:s?, s:s?, s:s, s:s, s:o, "
+		    "s:s, s:s?, s:i, s:b, s:b, s:s?, s:b, s:s}",
 		    "key", a->check ? NULL : a->out, "written", !a->check,
-		    "source", source_name(a->src), "sheet_id", id,
-		    "created", when, "officer", h->officer, "hsm", h->hsm,
+		    "source", source_name(a->src), "sheet_format",
+		    h->format == 0 ? ESCROW_FORMAT_VERSION : h->format,
+		    "sheet_id", known ? id : NULL,
+		    "created", known ? when : NULL, "officer", h->officer,
+		    "hsm", h->hsm,
 		    "key_index", h->key_index == ESCROW_NO_INDEX ? json_null() :
 		    json_integer(h->key_index),
 		    "subject", h->subject,
@@ -1307,7 +1317,8 @@ restore_report(const struct restore_args *a, const struct escrow_header *h,
 	else if (cert != NULL)
 		printf("  matches the certificate %s\n", cert);
 	sheet_time(h->created, when);
-	printf("  printed   %s by sdtool %s\n", when, h->version);
+	if (known)
+		printf("  printed   %s by sdtool %s\n", when, h->version);
 	if (!a->check && !key_encrypted)
 		printf("The key file is NOT encrypted.\n");
 }
@@ -1391,7 +1402,10 @@ escrow_restore(int argc, char **argv, int check)
 	if (h.format == ESCROW_COMPACT_VERSION && !pub.have)
 		snprintf(id, sizeof(id), "(typed, RSA-%d)", h.bits);
 	sheet_time(h.created, when);
-	if (!a.json) {
+	if (!a.json && h.format == ESCROW_COMPACT_VERSION && !pub.have)
+		fprintf(stderr, "compact escrow sheet, typed: RSA-%d, "
+		    "certificate %s\n", h.bits, h.subject);
+	else if (!a.json) {
 		/* what the sheet is, before its passphrase is asked */
 		fprintf(stderr, "escrow sheet %s: officer %s", id,
 		    h.officer[0] ? h.officer : "-");

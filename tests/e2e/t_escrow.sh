@@ -39,11 +39,11 @@ expect "sim activate with the three certificates" 0 \
 	--sd-wrapping-keys "$D/cert_0.cer" "$D/cert_1.cer" "$D/cert_2.cer" \
 	--security-domain-file "$T/sd.json"
 
-# --- print, read back three ways, for each key -------------------------
+# --- long sheets (format 1, --long): print, read back three ways ---------
 for i in 0 1 2; do
 	b=${BITS[$i]}
 	S=$T/sheet$i.pdf
-	expect "RSA-$b: print a PDF sheet" 0 "$SDTOOL" escrow print \
+	expect "RSA-$b: print a long PDF sheet" 0 "$SDTOOL" escrow print --long \
 		--key "$D/cert_$i.key" --officer "Officer $i" --hsm ContosoMHSM \
 		--out "$S" --password-file "$T/keypass" \
 		--new-password-file "$T/sheetpass" --json
@@ -87,7 +87,7 @@ for i in 0 1 2; do
 
 	# the text sheet, typed back
 	X=$T/sheet$i.txt
-	expect "RSA-$b: print a text sheet" 0 "$SDTOOL" escrow print \
+	expect "RSA-$b: print a long text sheet" 0 "$SDTOOL" escrow print --long \
 		--key "$D/cert_$i.key" --format text --out "$X" \
 		--password-file "$T/keypass" --new-password-file "$T/sheetpass"
 	check "RSA-$b: text sheet is ASCII" sh -c '! LC_ALL=C grep -q "[^ -~]" "$1"' - "$X"
