@@ -613,7 +613,8 @@ print_report(const struct print_args *a, const struct escrow_header *h,
  * A compact sheet: the smaller prime, sealed, and the public code with
  * the certificate.  The key is rebuilt from them before anything is
  * printed, and must be the key given.  *parts: the secret code, then the
- * public one.
+ * public one.  1 (nothing printed) when the certificate is too long for
+ * the public code.
  */
 static int
 seal_compact(struct escrow_header *h, EVP_PKEY *pkey, X509 *cert,
@@ -640,9 +641,14 @@ seal_compact(struct escrow_header *h, EVP_PKEY *pkey, X509 *cert,
 		cli_error("the certificate cannot be encoded");
 		goto out;
 	}
-	if ((r = escrow_seal_compact(h, prime->p, prime->len, pass, kdf, NULL,
+	if ((r = escrow_public_encode(h, cder, (size_t)n, &pub, &e)) ==
+	    SD_ERR_LIMIT) {
+		ret = 1;
+		goto out;
+	}
+	if (r != 0 ||
+	    (r = escrow_seal_compact(h, prime->p, prime->len, pass, kdf, NULL,
 	    payload, &e)) != 0 ||
-	    (r = escrow_public_encode(h, cder, (size_t)n, &pub, &e)) != 0 ||
 	    (r = escrow_secret_qr((*payload)->p, (*payload)->len, &qr,
 	    &e)) != 0) {
 		cli_core_error(r, &e, "making the sheet");
@@ -825,11 +831,25 @@ escrow_print(int argc, char **argv)
 		    "holds the key", a.out);
 
 	escrow_kdf_default(&kdf);
-	if (compact) {
-		if (seal_compact(&h, pkey, cert, pass, &kdf, &payload, &parts)
-		    != 0)
+	if (compact && (r = seal_compact(&h, pkey, cert, pass, &kdf, &payload,
+	    &parts)) != 0) {
+		if (r < 0)
 			goto out;
-	} else if ((r = escrow_seal(&h, der->p, der->len, pass, &kdf, NULL,
+		/* a certificate too long for the PUBLIC code */
+		cli_warn("%s: its certificate is too long for a compact sheet's "
+		    "PUBLIC code; printing the long sheet (the whole key, several "
+		    "pages)", a.key);
+		compact = 0;
+		memset(h.sheet_id, 0, sizeof(h.sheet_id));
+		h.bits = 0;
+		h.rsa_flags = 0;
+		h.format = 0;
+		if (key_der(pkey, &der) != 0)
+			goto out;
+	}
+	if (compact)
+		;
+	else if ((r = escrow_seal(&h, der->p, der->len, pass, &kdf, NULL,
 	    &payload, &e)) != 0 ||
 	    (r = escrow_qr_split(payload->p, payload->len, &parts, &e)) != 0) {
 		cli_core_error(r, &e, "%s", a.key);

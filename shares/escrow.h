@@ -231,7 +231,7 @@ int escrow_open_compact(const uint8_t *p, size_t len, const char *passphrase,
  * for one QR code (ESCROW_PUBLIC_MAX_CHARS characters).
  */
 #define ESCROW_PUBLIC_TAG       "SDC2"
-#define ESCROW_PUBLIC_MAX_CHARS 3000
+#define ESCROW_PUBLIC_MAX_CHARS 2600   /* about 1.5 KB of certificate */
 int escrow_public_encode(const struct escrow_header *h, const uint8_t *cert,
     size_t cert_len, char **text, struct sd_err *e) SD_WUR;
 /*

@@ -255,6 +255,18 @@ pdftoppm -r 150 -png "$T/cplain.pdf" "$T/cplain"
 expect_out "compact, not encrypted: a scan checks, no passphrase asked" 0 'reads back' \
 	"$SDTOOL" escrow check --scan "$T/cplain-1.png"
 
+# a certificate too long for the PUBLIC code: the long sheet, with a warning
+san=$(for k in $(seq 1 60); do printf 'DNS:host%02d.example.com,' "$k"; done)
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/bigcert.key" \
+	-out "$T/bigcert.cer" -days 30 -subj "/CN=big certificate" \
+	-addext "subjectAltName=${san%,}" 2>/dev/null
+expect_err "compact: a certificate too long for the PUBLIC code" 0 \
+	'too long for a compact sheet.s PUBLIC code; printing the long sheet' \
+	"$SDTOOL" escrow print --key "$T/bigcert.key" --cert "$T/bigcert.cer" \
+	--out "$T/bigcert.pdf" --no-passphrase --json
+check "and it is a long sheet (format 1)" \
+	test "$(jget "$T/out" 'j["sheet_format"]')" = 1
+
 # --- a typo in any line is named ----------------------------------------
 # For the RSA-2048 sheet, every line in turn gets one wrong character;
 # restore must name that line and the group of eight holding it.
