@@ -1383,8 +1383,13 @@ escrow_restore(int argc, char **argv, int check)
 	if (h.format == ESCROW_COMPACT_VERSION) {
 		/* the public half: the sheet's public code, or --cert's */
 		if (!pub.have && cpub.have) {
+			/*
+			 * --cert's PUBLIC code gives the certificate only: it
+			 * may be of another printing of the same key
+			 */
 			pub = cpub;
 			memset(&cpub, 0, sizeof(cpub));
+			memset(pub.h.sheet_id, 0, sizeof(pub.h.sheet_id));
 		}
 		if (pub.have && cert == NULL) {
 			cd = pub.cert;
@@ -1408,7 +1413,8 @@ escrow_restore(int argc, char **argv, int check)
 			    "the sheet's PUBLIC QR code (a scan, or its text)");
 			goto out;
 		}
-		if (pub.have) {
+		if (pub.have && !sodium_is_zero(pub.h.sheet_id,
+		    ESCROW_ID_LEN)) {
 			memcpy(h.sheet_id, pub.h.sheet_id, ESCROW_ID_LEN);
 			h.created = pub.h.created;
 			h.key_index = pub.h.key_index;
@@ -1419,10 +1425,12 @@ escrow_restore(int argc, char **argv, int check)
 		cert_subject(cert, h.subject);
 	}
 	escrow_b32_encode(h.sheet_id, ESCROW_ID_LEN, id);
-	if (h.format == ESCROW_COMPACT_VERSION && !pub.have)
+	if (h.format == ESCROW_COMPACT_VERSION &&
+	    sodium_is_zero(h.sheet_id, ESCROW_ID_LEN))
 		snprintf(id, sizeof(id), "(typed, RSA-%d)", h.bits);
 	sheet_time(h.created, when);
-	if (!a.json && h.format == ESCROW_COMPACT_VERSION && !pub.have)
+	if (!a.json && h.format == ESCROW_COMPACT_VERSION &&
+	    sodium_is_zero(h.sheet_id, ESCROW_ID_LEN))
 		fprintf(stderr, "compact escrow sheet, typed: RSA-%d, "
 		    "certificate %s\n", h.bits, h.subject);
 	else if (!a.json) {
