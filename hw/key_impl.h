@@ -39,7 +39,7 @@ struct hw_key {
 	char *ref;
 	X509 *cert;                    /* NULL when HW_KEY_NO_CERT */
 	char *cert_path;
-	char x5t[SD_X5T_LEN + 1];      /* "" when there is no certificate */
+	char x5t[SD_X5T_SIZE];      /* "" when there is no certificate */
 	unsigned flags;                /* HW_KEY_* */
 	int bits;
 };

@@ -170,12 +170,6 @@ struct p11_module {
 static struct p11_module *modules;
 
 const char *
-p11_module_path(const struct p11_module *m)
-{
-	return m->path;
-}
-
-const char *
 p11_module_manufacturer(const struct p11_module *m)
 {
 	return m->manufacturer;
@@ -668,11 +662,13 @@ pin_from_file(const char *path, char *pin, size_t size, struct sd_err *e)
 }
 
 int
-p11_login(struct p11_session *s, int so, const char *pin_path, hw_pin_fn fn,
+p11_login(struct p11_session *s, enum p11_role role, const char *pin_path,
+    hw_pin_fn fn,
     void *ctx, struct sd_err *e)
 {
 	CK_SESSION_INFO si;
-	CK_USER_TYPE who = so ? CKU_SO : CKU_USER;
+	CK_USER_TYPE who = role == P11_SO ? CKU_SO : CKU_USER;
+	int so = role == P11_SO;
 	const char *label = s->tok.label, *what = so ? "SO PIN" : "PIN";
 	char *pin = NULL, rvb[24];
 	size_t len = 0;

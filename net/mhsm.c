@@ -598,7 +598,7 @@ mhsm_sd_check(const char *sd, size_t len, X509 *const *certs, size_t n,
     unsigned quorum, struct sd_err *e)
 {
 	struct sd_file *f = NULL;
-	char x5t[SD_X5T_LEN + 1];
+	char x5t[SD_X5T_SIZE];
 	size_t i, j, hits;
 	int r = SD_ERR_INTERNAL;
 

@@ -2,6 +2,7 @@
  * cert.c - certificates and exchange keys (see cert.h).
  */
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,36 +59,42 @@ pki_cert_from_buf(const char *buf, size_t len)
 	return x;
 }
 
-int
-pki_cert_load(const char *path, X509 **out, struct sd_err *e)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	X509 *x = NULL;
-	int r = SD_ERR_INTERNAL;
 
-	if (out == NULL)
-		return sd_err_set(e, SD_ERR_ARG, "pki_cert_load: no output");
-	*out = NULL;
-	if ((r = sys_read_file(path, PKI_MAX_CERT_FILE, &buf, &len, e)) != 0)
-		goto out;
-	if ((x = pki_cert_from_buf(buf, len)) == NULL) {
-		r = sd_err_set(e, SD_ERR_KEY, "%s: not an X.509 certificate "
-		    "(PEM or DER)", path);
-		goto out;
+void
+pki_sha256_hex(const void *p, size_t len, char hex[static 65])
+{
+	static const char digits[] = "0123456789abcdef";
+	uint8_t md[32];
+	size_t i;
+
+	EVP_Digest(p, len, md, NULL, EVP_sha256(), NULL);
+	for (i = 0; i < 32; i++) {
+		hex[2 * i] = digits[md[i] >> 4];
+		hex[2 * i + 1] = digits[md[i] & 15];
 	}
-	*out = x;
-	x = NULL;
-	r = 0;
- out:
-	ERR_clear_error();
-	X509_free(x);
-	free(buf);
-	return r;
+	hex[64] = '\0';
 }
 
 int
-pki_cert_x5t256(X509 *cert, char out[static SD_X5T_LEN + 1])
+pki_cert_sha256_colon(X509 *cert, char out[static 96])
+{
+	static const char digits[] = "0123456789ABCDEF";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0, i;
+
+	out[0] = '\0';
+	if (X509_digest(cert, EVP_sha256(), md, &n) != 1 || n != 32)
+		return SD_ERR_CRYPTO;
+	for (i = 0; i < n; i++) {
+		out[3 * i] = digits[md[i] >> 4];
+		out[3 * i + 1] = digits[md[i] & 15];
+		out[3 * i + 2] = i + 1 < n ? ':' : '\0';
+	}
+	return 0;
+}
+
+int
+pki_cert_x5t256(X509 *cert, char out[static SD_X5T_SIZE])
 {
 	unsigned char *der = NULL;
 	int len, r;
@@ -202,8 +209,12 @@ pki_exchange_cert_parse(const char *path, const char *buf, size_t len,
 	return r;
 }
 
-int
-pki_exchange_cert_load(const char *path, X509 **out, struct sd_err *e)
+/*
+ * A certificate file; with exchange set, also the HSM's transfer-key reply
+ * (JSON), and the key must be one the service can use.
+ */
+static int
+cert_load(const char *path, int exchange, X509 **out, struct sd_err *e)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -211,24 +222,20 @@ pki_exchange_cert_load(const char *path, X509 **out, struct sd_err *e)
 	int r = SD_ERR_INTERNAL;
 
 	if (out == NULL)
-		return sd_err_set(e, SD_ERR_ARG, "pki_exchange_cert_load: no "
-		    "output");
+		return sd_err_set(e, SD_ERR_ARG, "cert_load: no output");
 	*out = NULL;
 	if ((r = sys_read_file(path, PKI_MAX_CERT_FILE, &buf, &len, e)) != 0)
 		goto out;
-	if (first_nonspace(buf, len) == '{') {
+	if (exchange && first_nonspace(buf, len) == '{') {
 		if ((r = pki_exchange_cert_parse(path, buf, len, &x, e)) != 0)
 			goto out;
-	} else {
-		if ((x = pki_cert_from_buf(buf, len)) == NULL) {
-			r = sd_err_set(e, SD_ERR_KEY, "%s: neither an X.509 "
-			    "certificate (PEM or DER) nor a transfer-key reply "
-			    "(JSON)", path);
-			goto out;
-		}
-		if ((r = check_rsa_pub(x, path, e)) != 0)
-			goto out;
-	}
+	} else if ((x = pki_cert_from_buf(buf, len)) == NULL) {
+		r = sd_err_set(e, SD_ERR_KEY, exchange ? "%s: neither an X.509 "
+		    "certificate (PEM or DER) nor a transfer-key reply (JSON)" :
+		    "%s: not an X.509 certificate (PEM or DER)", path);
+		goto out;
+	} else if (exchange && (r = check_rsa_pub(x, path, e)) != 0)
+		goto out;
 	*out = x;
 	x = NULL;
 	r = 0;
@@ -237,4 +244,16 @@ pki_exchange_cert_load(const char *path, X509 **out, struct sd_err *e)
 	X509_free(x);
 	free(buf);
 	return r;
+}
+
+int
+pki_cert_load(const char *path, X509 **out, struct sd_err *e)
+{
+	return cert_load(path, 0, out, e);
+}
+
+int
+pki_exchange_cert_load(const char *path, X509 **out, struct sd_err *e)
+{
+	return cert_load(path, 1, out, e);
 }

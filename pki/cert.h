@@ -29,8 +29,17 @@ int pki_cert_load(const char *path, X509 **out, struct sd_err *e) SD_WUR;
  */
 X509 *pki_cert_from_buf(const char *buf, size_t len);
 
+/* SHA-256 of bytes as 64 lowercase hex digits. */
+void pki_sha256_hex(const void *p, size_t len, char hex[static 65]);
+
+/*
+ * The certificate's SHA-256 as openssl x509 -fingerprint shows it:
+ * "E0:7A:...", 95 characters.  0 or SD_ERR_CRYPTO.
+ */
+int pki_cert_sha256_colon(X509 *cert, char out[static 96]) SD_WUR;
+
 /* Its DER bytes' x5t_256. */
-int pki_cert_x5t256(X509 *cert, char out[static SD_X5T_LEN + 1]) SD_WUR;
+int pki_cert_x5t256(X509 *cert, char out[static SD_X5T_SIZE]) SD_WUR;
 
 /*
  * An exchange key from the HSM's transfer-key reply (JSON text,

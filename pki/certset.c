@@ -15,7 +15,7 @@ int
 pki_certset_check(X509 *const *certs, size_t n, unsigned quorum, size_t *bad,
     size_t *other, struct sd_err *e)
 {
-	char (*x5t)[SD_X5T_LEN + 1] = NULL;
+	char (*x5t)[SD_X5T_SIZE] = NULL;
 	unsigned char *der = NULL;
 	EVP_PKEY *pub;
 	size_t i, j;

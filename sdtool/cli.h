@@ -83,6 +83,9 @@ int cli_write_new_file(const char *path, const void *buf, size_t len,
 struct x509_st;
 int cli_write_cert(const char *path, struct x509_st *cert);
 
+/* dir/name into buf (sys_join_path); -1 with a message when too long. */
+int cli_join_path(char *buf, size_t size, const char *dir, const char *name);
+
 /* A certgen_tick_fn: OpenSSL's prime-search marks on stderr. */
 void cli_progress_tick(void *ctx, int phase);
 

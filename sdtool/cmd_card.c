@@ -46,6 +46,8 @@
 #define CARD_MAX_DAYS 36500
 #define CARD_DEF_SUBJECT "CN=Managed HSM security domain wrapping key %ld"
 #define CARD_MAX_ID 64
+/* CKA_ID of a key sdtool puts on a token: 16 bytes, as OpenSC makes them. */
+#define CARD_NEW_ID_LEN 16
 /* A PIV card's key-management slot, 9d, is CKA_ID 3 in ykcs11. */
 #define PIV_SLOT_9D_ID 0x03
 
@@ -159,14 +161,14 @@ struct card {
 	struct p11_module *m;
 	struct p11_token tok;
 	struct p11_session *s;
-	int role;                   /* 0 none, 1 user, 2 SO */
+	enum p11_role role;         /* who is logged in */
 	struct pins pins;
 };
 
 static void
 card_close(struct card *c)
 {
-	if (c->s != NULL && c->role != 0)
+	if (c->s != NULL && c->role != P11_NOBODY)
 		(void)p11_logout(c->s);
 	p11_session_free(c->s);
 	p11_module_free(c->m);
@@ -208,19 +210,20 @@ card_open(struct card *c, const char *uri, const char *module_opt, int rw)
 	return 0;
 }
 
-/* Be logged in as the user (so 0) or the SO (so 1), asking if needed. */
+/* Be logged in as role, asking for its PIN if needed. */
 static int
-card_login(struct card *c, int so)
+card_login(struct card *c, enum p11_role want)
 {
 	struct sd_err e = { "" };
-	int r, want = so ? 2 : 1;
+	int r;
 
 	if (c->role == want)
 		return 0;
-	if (c->role != 0)
+	if (c->role != P11_NOBODY)
 		(void)p11_logout(c->s);
-	c->role = 0;
-	if ((r = p11_login(c->s, so, so ? NULL : c->pin_path, pins_cb,
+	c->role = P11_NOBODY;
+	if ((r = p11_login(c->s, want, want == P11_SO ? NULL : c->pin_path,
+	    pins_cb,
 	    &c->pins, &e)) != 0) {
 		/* a wrong PIN must not be offered again from the cache */
 		pins_clear(&c->pins);
@@ -538,7 +541,7 @@ list_token(struct p11_module *m, const struct p11_token *t, int login,
 	size_t nobj[3] = { 0 }, i, j, n = 0;
 	struct entry *ents = NULL;
 	struct sd_err e = { "" };
-	char words[160], hex[2 * CARD_MAX_ID + 1], x5t[SD_X5T_LEN + 1];
+	char words[160], hex[2 * CARD_MAX_ID + 1], x5t[SD_X5T_SIZE];
 	char when[32], *uri = NULL, *subj;
 	json_t *jt = NULL, *jkeys = NULL, *jk;
 	int r, ret = -1, logged_in = 0;
@@ -554,7 +557,7 @@ list_token(struct p11_module *m, const struct p11_token *t, int login,
 		return -1;
 	}
 	if (login && (t->flags & CKF_LOGIN_REQUIRED)) {
-		if ((r = p11_login(s, 0, pin_path, pins_cb, pins, &e)) != 0) {
+		if ((r = p11_login(s, P11_USER, pin_path, pins_cb, pins, &e)) != 0) {
 			cli_error("%s", e.msg);
 			goto out;
 		}
@@ -1037,8 +1040,8 @@ card_import(int argc, char **argv)
 			cli_error("encoding the public key failed");
 			goto out;
 		}
-		memcpy(id, md, 16);
-		id_len = 16;
+		memcpy(id, md, CARD_NEW_ID_LEN);
+		id_len = CARD_NEW_ID_LEN;
 	} else if (c.tok.yubikey_piv && !(id_len == 1 &&
 	    id[0] == PIV_SLOT_9D_ID)) {
 		cli_warn("token %s is a YubiKey PIV: --id other than 03 puts the "
@@ -1054,7 +1057,7 @@ card_import(int argc, char **argv)
 		    "key is RSA-%d: the import will likely fail%s", c.tok.label,
 		    max, hw_key_bits(key), c.tok.yubikey_piv ? " (YubiKeys "
 		    "before firmware 5.7 take RSA-2048 at most)" : "");
-	if (card_login(&c, so || c.tok.yubikey_piv) != 0 ||
+	if (card_login(&c, so || c.tok.yubikey_piv ? P11_SO : P11_USER) != 0 ||
 	    check_free(&c, label, id, id_len) != 0)
 		goto out;
 	if ((r = p11_import_rsa(c.s, key, label, id, id_len, &hkey, &e)) != 0) {
@@ -1068,7 +1071,7 @@ card_import(int argc, char **argv)
 		goto out;
 	}
 	/* Using the key takes the user's PIN (a YubiKey's SO wrote it). */
-	if (card_login(&c, 0) != 0 ||
+	if (card_login(&c, P11_USER) != 0 ||
 	    check_protection(&c, id, id_len, &sens, &extr) != 0)
 		goto out;
 	if (p11_uri_format(c.tok.label, c.tok.yubikey_piv ? NULL : label, id,
@@ -1128,7 +1131,7 @@ card_import(int argc, char **argv)
  out:
 	if (written && c.s != NULL) {
 		if (c.tok.yubikey_piv || so)
-			(void)card_login(&c, 1);
+			(void)card_login(&c, P11_SO);
 		cleanup_objects(&c, id, id_len);
 		cli_error("nothing was left on token %s; %s is unchanged",
 		    c.tok.label, key_path);
@@ -1213,25 +1216,6 @@ cert_on_token(struct card *c, CK_OBJECT_HANDLE priv, EVP_PKEY *pub,
 }
 
 static int
-join_path(char *buf, size_t size, const char *dir, const char *name)
-{
-	size_t dl = strlen(dir);
-	int n;
-
-	if (strcmp(dir, ".") == 0)
-		n = snprintf(buf, size, "%s", name);
-	else if (dl > 0 && dir[dl - 1] == '/')
-		n = snprintf(buf, size, "%s%s", dir, name);
-	else
-		n = snprintf(buf, size, "%s/%s", dir, name);
-	if (n < 0 || (size_t)n >= size) {
-		cli_error("%s: path too long", dir);
-		return -1;
-	}
-	return 0;
-}
-
-static int
 card_generate(int argc, char **argv)
 {
 	struct opt_parser p;
@@ -1245,7 +1229,7 @@ card_generate(int argc, char **argv)
 	const char *val, *uri = NULL, *module_opt = NULL, *dir = NULL;
 	const char *label = NULL, *subject = NULL;
 	char cert_path[PATH_MAX], fname[32], deflabel[32], dn[128];
-	char hex[2 * CARD_MAX_ID + 1], x5t[SD_X5T_LEN + 1], when[32];
+	char hex[2 * CARD_MAX_ID + 1], x5t[SD_X5T_SIZE], when[32];
 	char *new_uri = NULL, *pem = NULL;
 	uint8_t id[CARD_MAX_ID];
 	size_t id_len = 0;
@@ -1311,7 +1295,7 @@ card_generate(int argc, char **argv)
 		cli_error("%s: not a directory", dir);
 		goto out;
 	}
-	if (join_path(cert_path, sizeof(cert_path), dir, fname) != 0 ||
+	if (cli_join_path(cert_path, sizeof(cert_path), dir, fname) != 0 ||
 	    cli_refuse_existing(cert_path) != 0)
 		goto out;
 	if (card_open(&c, uri, module_opt, 1) != 0)
@@ -1320,8 +1304,8 @@ card_generate(int argc, char **argv)
 		id[0] = PIV_SLOT_9D_ID;
 		id_len = 1;
 	} else if (id_len == 0) {
-		randombytes_buf(id, 16);
-		id_len = 16;
+		randombytes_buf(id, CARD_NEW_ID_LEN);
+		id_len = CARD_NEW_ID_LEN;
 	}
 	id_hex(id, id_len, hex, sizeof(hex));
 	p11_rsa_range(c.s, CKM_RSA_PKCS_KEY_PAIR_GEN, &min, &max);
@@ -1332,7 +1316,7 @@ card_generate(int argc, char **argv)
 		    bits);
 		goto out;
 	}
-	if (card_login(&c, so || c.tok.yubikey_piv) != 0 ||
+	if (card_login(&c, so || c.tok.yubikey_piv ? P11_SO : P11_USER) != 0 ||
 	    check_free(&c, label, id, id_len) != 0)
 		goto out;
 	if (!json && cli_stderr_is_tty())
@@ -1345,10 +1329,10 @@ card_generate(int argc, char **argv)
 	}
 	made = 1;
 	/* Signing takes the user's PIN; a YubiKey's SO generated. */
-	if (card_login(&c, 0) != 0 ||
+	if (card_login(&c, P11_USER) != 0 ||
 	    cert_on_token(&c, priv, pub, name, days, &cert) != 0)
 		goto out;
-	if (card_login(&c, so || c.tok.yubikey_piv) != 0)
+	if (card_login(&c, so || c.tok.yubikey_piv ? P11_SO : P11_USER) != 0)
 		goto out;
 	if ((r = p11_store_cert(c.s, cert, label, id, id_len, &hcert,
 	    &e)) != 0) {
@@ -1357,7 +1341,7 @@ card_generate(int argc, char **argv)
 	}
 	/* The key signed its certificate; it has nothing else to sign. */
 	sign_off = p11_set_bool(c.s, priv, CKA_SIGN, 0, &e) == 0;
-	if (card_login(&c, 0) != 0)
+	if (card_login(&c, P11_USER) != 0)
 		goto out;
 	if (pki_cert_x5t256(cert, x5t) != 0) {
 		cli_error("computing the thumbprint failed");
@@ -1410,7 +1394,7 @@ card_generate(int argc, char **argv)
  out:
 	if (made && c.s != NULL) {
 		if (c.tok.yubikey_piv || so)
-			(void)card_login(&c, 1);
+			(void)card_login(&c, P11_SO);
 		cleanup_objects(&c, id, id_len);
 		cli_error("the key generated on token %s was removed again; "
 		    "nothing was written", c.tok.label);

@@ -750,7 +750,7 @@ escrow_print(int argc, char **argv)
 	struct stat st;
 	EVP_PKEY *pkey = NULL;
 	X509 *cert = NULL;
-	char *cert_path = NULL, *pass = NULL, x5t[SD_X5T_LEN + 1];
+	char *cert_path = NULL, *pass = NULL, x5t[SD_X5T_SIZE];
 	int r, bits, key_encrypted = 0, pages = 0, compact, ret = EXIT_FAIL;
 
 	if ((r = print_parse(argc, argv, &a)) != 0)

@@ -266,17 +266,6 @@ report_failure(const struct session *ss, int r, const struct sd_err *e)
 		    "(az keyvault create --administrators) have it");
 }
 
-static void
-sha256_hex(const void *p, size_t len, char hex[65])
-{
-	uint8_t md[32];
-	size_t i;
-
-	EVP_Digest(p, len, md, NULL, EVP_sha256(), NULL);
-	for (i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-}
-
 /*
  * Can a new file be made beside path?  Asked before activating: the SD
  * file the HSM sends exists once, and must find a place to land.
@@ -366,7 +355,7 @@ hsm_download(int argc, char **argv)
 	const char *val, *sd_out = NULL, *cert_paths[PKI_SD_MAX_CERTS + 1];
 	const char *activation = "not waited for", *check_msg = NULL;
 	char *url = NULL, *body = NULL, *sd = NULL, *raw = NULL, hex[65];
-	char x5t[SD_X5T_LEN + 1], check_buf[600];
+	char x5t[SD_X5T_SIZE], check_buf[600];
 	size_t n = 0, i, body_len, sd_len = 0, raw_len = 0, bad, other;
 	long long first_wait;
 	long quorum = 0;
@@ -462,7 +451,7 @@ hsm_download(int argc, char **argv)
 		fputc('\n', stdout);
 		goto out;
 	}
-	sha256_hex(sd, sd_len, hex);
+	pki_sha256_hex(sd, sd_len, hex);
 	if (!cn.json) {
 		printf("security domain written to %s\n  sha256 %s\n", sd_out,
 		    hex);
@@ -567,10 +556,8 @@ hsm_init_recovery(int argc, char **argv)
 	struct sd_err e = { "" };
 	X509 *cert = NULL;
 	const char *val, *out_path = NULL;
-	char *url = NULL, x5t[SD_X5T_LEN + 1], not_after[32];
-	char fp[32 * 3];
-	unsigned char md[32];
-	unsigned int md_len = 0, k;
+	char *url = NULL, x5t[SD_X5T_SIZE], not_after[32];
+	char fp[96];
 	json_t *o;
 	int id, r, ret = EXIT_FAIL, expired;
 
@@ -611,10 +598,10 @@ hsm_init_recovery(int argc, char **argv)
 		cli_core_error(r, NULL, "the exchange certificate");
 		goto out;
 	}
-	X509_digest(cert, EVP_sha256(), md, &md_len);
-	for (k = 0; k < md_len; k++)
-		snprintf(fp + 3 * k, 4, "%02X%s", md[k], k + 1 < md_len ? ":" :
-		    "");
+	if ((r = pki_cert_sha256_colon(cert, fp)) != 0) {
+		cli_core_error(r, NULL, "the exchange certificate");
+		goto out;
+	}
 	certgen_not_after(cert, not_after);
 	expired = X509_cmp_current_time(X509_get0_notAfter(cert)) < 0;
 	if (cli_write_cert(out_path, cert) != 0)
@@ -672,7 +659,7 @@ hsm_upload(int argc, char **argv)
 	struct sd_blob *blob = NULL;
 	X509 *cert = NULL;
 	const char *val, *blob_path = NULL, *outcome = "not waited for";
-	char *url = NULL, *text = NULL, x5t[SD_X5T_LEN + 1];
+	char *url = NULL, *text = NULL, x5t[SD_X5T_SIZE];
 	size_t len;
 	json_t *o;
 	int id, r, ret = EXIT_FAIL;

@@ -52,7 +52,7 @@ cmd_restore_blob(int argc, char **argv)
 	const char *val, *sd_path = NULL, *exch_path = NULL, *out_path = NULL;
 	const char *passfile = NULL;
 	char **refs = NULL, *text = NULL, *out_json = NULL, desc[600];
-	char exch_x5t[SD_X5T_LEN + 1];
+	char exch_x5t[SD_X5T_SIZE];
 	size_t len, n_refs = 0, n, i;
 	X509 *exch = NULL;
 	json_t *report, *arr;

@@ -176,7 +176,7 @@ sim_init_recovery(int argc, char **argv)
 	struct sd_err e = { "" };
 	X509 *cert = NULL;
 	const char *val, *dir = NULL, *out_path = NULL;
-	char x5t[SD_X5T_LEN + 1];
+	char x5t[SD_X5T_SIZE];
 	json_t *state = NULL, *o;
 	int id, r, json = 0, ret = EXIT_FAIL, progress;
 

@@ -60,17 +60,6 @@ now_iso(char *buf, size_t size)
 	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static void
-sha256_hex(const uint8_t *p, size_t len, char hex[65])
-{
-	uint8_t md[32];
-	size_t i;
-
-	EVP_Digest(p, len, md, NULL, EVP_sha256(), NULL);
-	for (i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-}
-
 int
 simhsm_is_activated(const char *dir)
 {
@@ -242,7 +231,7 @@ simhsm_activate(const char *dir, X509 *const *certs, size_t n,
 	json_object_set_new(state, "certificates", arr);
 	arr = json_array();
 	for (i = 0; i < N_ITEMS; i++) {
-		sha256_hex(pts[i]->p, pts[i]->len, hex);
+		pki_sha256_hex(pts[i]->p, pts[i]->len, hex);
 		o = json_object();
 		json_object_set_new(o, "tag", json_string(tags[i]));
 		json_object_set_new(o, "size", json_integer((json_int_t)pts[i]->len));
@@ -275,7 +264,7 @@ simhsm_init_recovery(const char *dir, certgen_tick_fn progress,
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL;
 	char *key_path = NULL, *cert_path = NULL, *pem = NULL, *key_pem = NULL;
-	char x5t[SD_X5T_LEN + 1];
+	char x5t[SD_X5T_SIZE];
 	size_t pem_len, key_len = 0;
 	json_t *state = NULL;
 	int r = SD_ERR_INTERNAL;
@@ -354,7 +343,7 @@ check_restored(const json_t *state, const struct sd_blob *b,
 			return sd_err_set(e, SD_ERR_AUTH, "%s: refused: data item "
 			    "\"%s\" is missing from the blob", what,
 			    tag ? tag : "?");
-		sha256_hex(pts[j]->p, pts[j]->len, hex);
+		pki_sha256_hex(pts[j]->p, pts[j]->len, hex);
 		if (sha == NULL || strcmp(hex, sha) != 0)
 			return sd_err_set(e, SD_ERR_AUTH, "%s: refused: data item "
 			    "\"%s\" differs from what was activated (SHA-256 %s)",

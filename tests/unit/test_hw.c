@@ -625,7 +625,7 @@ static void
 test_cert_load(void **state)
 {
 	struct sd_err e = { "" };
-	char x5t[SD_X5T_LEN + 1], x5t_der[SD_X5T_LEN + 1];
+	char x5t[SD_X5T_SIZE], x5t_der[SD_X5T_SIZE];
 	X509 *x = (X509 *)&e, *y = NULL;
 
 	(void)state;

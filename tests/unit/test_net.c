@@ -405,7 +405,7 @@ test_exchange_cert(void **state)
 {
 	struct sd_err e = { "" };
 	X509 *x = NULL;
-	char *body, x5t[SD_X5T_LEN + 1], *obj;
+	char *body, x5t[SD_X5T_SIZE], *obj;
 	size_t len;
 	json_t *root, *jwk;
 
