@@ -298,9 +298,9 @@ build_doc_compact(const struct sheet *s, int pdf, struct doc *d)
 		doc_add(d, B_QR, NULL, NULL);
 	doc_addf(d, B_HEADING, NULL, "Typed copy: %zu lines and the end line",
 	    s->n_lines);
-	doc_addf(d, B_PARA, NULL, "%stype each line with its number and the "
+	doc_addf(d, B_PARA, NULL, "%sype each line with its number and the "
 	    "end line; case, spaces and hyphens do not matter, O is 0, I and L "
-	    "are 1.", pdf ? "If the SECRET code cannot be read, " : "Type: ");
+	    "are 1.", pdf ? "If the SECRET code cannot be read, t" : "T");
 	doc_add(d, B_LINES, NULL, NULL);
 	doc_add(d, B_HEADING, "Recovery", NULL);
 	doc_addf(d, B_STEP, "1.", "On an offline machine with sdtool, %s",
