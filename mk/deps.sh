@@ -16,7 +16,7 @@ if [ "${1:-all}" != build ]; then
 	PKGS="$PKGS libcmocka-dev mandoc azure-cli openssl time zbar-tools
 poppler-utils softhsm2 opensc ykcs11 yubico-piv-tool vsmartcard-vpcd pcscd
 libpcsclite-dev iproute2 python3-nacl python3-cryptography
-dpkg-dev debhelper lintian debootstrap"
+dpkg-dev debhelper lintian debootstrap python3-apt"
 fi
 
 missing=""
