@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -168,14 +169,18 @@ in_path(const char *name)
 	return 0;
 }
 
-/* azure-cli's token for the Managed HSM data plane, through a pipe. */
+/*
+ * azure-cli's token, through a pipe: for the Managed HSM data plane, or
+ * for resource in tenant when both are given.
+ */
 static int
-token_from_az(struct sd_secret **out, struct sd_err *e)
+token_from_az(const char *tenant, const char *resource,
+    struct sd_secret **out, struct sd_err *e)
 {
-	static char *const argv[] = {
+	char *argv[] = {
 		"az", "account", "get-access-token", "--resource",
-		NET_TOKEN_RESOURCE, "--query", "accessToken", "--output", "tsv",
-		NULL
+		(char *)(resource ? resource : NET_TOKEN_RESOURCE), "--query",
+		"accessToken", "--output", "tsv", NULL, NULL, NULL
 	};
 	posix_spawn_file_actions_t fa;
 	struct sd_secret *text = NULL;
@@ -184,6 +189,10 @@ token_from_az(struct sd_secret **out, struct sd_err *e)
 	int fds[2] = { -1, -1 }, status, fa_ok = 0, r = SD_ERR_INTERNAL, rc;
 
 	*out = NULL;
+	if (tenant != NULL) {
+		argv[9] = "--tenant";
+		argv[10] = (char *)tenant;
+	}
 	if (pipe2(fds, O_CLOEXEC) == -1) {
 		r = sd_err_set(e, SD_ERR_IO, "%s: %s", from, strerror(errno));
 		goto out;
@@ -256,12 +265,37 @@ net_token_load(const char *file, struct sd_secret **token,
 	}
 	if (in_path("az")) {
 		*source = NET_TOKEN_AZ;
-		return token_from_az(token, e);
+		return token_from_az(NULL, NULL, token, e);
 	}
 	return sd_err_set(e, SD_ERR_ARG, "no access token: give "
 	    "--access-token-file FILE, set " NET_TOKEN_ENV_NAME ", or install "
 	    "azure-cli and run 'az login' (the token is for %s)",
 	    NET_TOKEN_RESOURCE);
+}
+
+int
+net_token_az(const char *tenant, const char *resource,
+    struct sd_secret **token, struct sd_err *e)
+{
+	size_t i, n = strlen(tenant);
+
+	*token = NULL;
+	if (n == 0 || n > 64)
+		return sd_err_set(e, SD_ERR_ARG, "the tenant named by the "
+		    "service is not a tenant id");
+	for (i = 0; i < n; i++)
+		if (!isascii((unsigned char)tenant[i]) ||
+		    !(isalnum((unsigned char)tenant[i]) || tenant[i] == '-' ||
+		    tenant[i] == '.'))
+			return sd_err_set(e, SD_ERR_ARG, "the tenant named by "
+			    "the service is not a tenant id");
+	if (strncmp(resource, "https://", 8) != 0 || strlen(resource) > 256 ||
+	    strpbrk(resource, " \t\"'\\") != NULL)
+		return sd_err_set(e, SD_ERR_ARG, "the resource named by the "
+		    "service is not an https:// URL");
+	if (!in_path("az"))
+		return sd_err_set(e, SD_ERR_ARG, "az is not installed");
+	return token_from_az(tenant, resource, token, e);
 }
 
 /* --- URLs ---------------------------------------------------------------- */
@@ -335,6 +369,67 @@ net_url_check(const char *url, char **out, struct sd_err *e)
 	curl_free(user);
 	curl_free(port);
 	curl_url_cleanup(u);
+	free(s);
+	return r;
+}
+
+int
+net_url_status(const char *base, const char *url, const char *api_version,
+    char **out, struct sd_err *e)
+{
+	struct sd_err e2 = { "" };
+	CURLU *u = NULL;
+	char *path = NULL, *query = NULL, *origin = NULL, *s = NULL;
+	char *cut = NULL;
+	const char *q;
+	int r = SD_ERR_INTERNAL, has_version = 0;
+
+	*out = NULL;
+	/* the origin, normalised as the base was */
+	if ((u = curl_url()) == NULL) {
+		r = sd_err_set(e, SD_ERR_ALLOC, "out of memory");
+		goto out;
+	}
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK) {
+		r = sd_err_set(e, SD_ERR_ARG, "the status URL is not a URL");
+		goto out;
+	}
+	(void)curl_url_get(u, CURLUPART_QUERY, &query, 0);
+	if ((cut = strdup(url)) == NULL) {
+		r = sd_err_set(e, SD_ERR_ALLOC, "out of memory");
+		goto out;
+	}
+	/* scheme://authority only, for net_url_check */
+	if ((q = strstr(cut, "://")) != NULL && (q = strchr(q + 3, '/')) !=
+	    NULL)
+		cut[q - cut] = '\0';
+	if (net_url_check(cut, &origin, &e2) != 0 ||
+	    strcasecmp(origin, base) != 0) {
+		r = sd_err_set(e, SD_ERR_ARG, "the status URL is not on this "
+		    "HSM");
+		goto out;
+	}
+	for (q = query; q != NULL && *q != '\0'; q = strchr(q, '&') ?
+	    strchr(q, '&') + 1 : q + strlen(q))
+		if (strncmp(q, "api-version=", 12) == 0)
+			has_version = 1;
+	if (asprintf(&s, "%s%s%s%s%s%s", base, path, query ? "?" : "",
+	    query ? query : "", has_version ? "" : query ? "&api-version=" :
+	    "?api-version=", has_version ? "" : api_version) == -1) {
+		s = NULL;
+		r = sd_err_set(e, SD_ERR_ALLOC, "out of memory");
+		goto out;
+	}
+	*out = s;
+	s = NULL;
+	r = 0;
+ out:
+	curl_free(path);
+	curl_free(query);
+	curl_url_cleanup(u);
+	free(origin);
+	free(cut);
 	free(s);
 	return r;
 }
