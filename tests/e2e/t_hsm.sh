@@ -25,7 +25,7 @@ serve() {
 	stop_server
 	_dir=$1; shift
 	rm -f "$_dir/serve.url"
-	"$SDTOOL" sim serve --state "$_dir" --retry-after 0 "$@" >"$_dir.log" 2>&1 &
+	"$SDTOOL" sim serve --state "$_dir" "$@" >"$_dir.log" 2>&1 &
 	SERVE_PID=$!
 	for _i in $(seq 200); do
 		[ -s "$_dir/serve.url" ] && break
@@ -79,7 +79,7 @@ cp "$ON/Contoso-SD.json" "$OFF/"
 expect_out "verify offline: every quorum opens it" 0 '^OK: every quorum' "$SDTOOL" verify \
 	--sd-file "$OFF/Contoso-SD.json" --sd-wrapping-keys "$OFF"/cert_[0-2].key
 expect_out "hsm status download: Success" 0 '^download: Success' "$SDTOOL" hsm status "${C[@]}" download
-expect_out "hsm status: nothing uploaded yet" 0 '^upload: no operation to report' "$SDTOOL" hsm status "${C[@]}"
+expect_out "hsm status: upload/pending reports the activation, as recorded" 0 '^upload: Success: The resource is active' "$SDTOOL" hsm status "${C[@]}"
 expect "hsm download again: refused by the activated HSM" 1 "$SDTOOL" hsm download "${C[@]}" "${P[@]}" \
 	--sd-wrapping-keys "${CERTS[@]}" --sd-quorum 2 --security-domain-file "$ON/again.json"
 check "... with the service's conflict, and no file" sh -c "grep -q 'HTTP 409' '$T/err' && [ ! -e '$ON/again.json' ]"
@@ -101,7 +101,7 @@ expect_err "hsm upload refuses the SD file given by mistake" 1 \
 	'Contoso-SD.json: this is a security-domain file, not a restore blob' \
 	"$SDTOOL" hsm upload "${C[@]}" "${P[@]}" --sd-file "$ON/Contoso-SD.json"
 check "... before sending anything" [ "$(requests "$T/hsm1" 'POST /securitydomain/upload')" = 0 ]
-expect_out "hsm upload: the HSM restores" 0 'restored \(status Success\)' \
+expect_out "hsm upload: the HSM restores" 0 'restored \(status Success: The resource is active.\)' \
 	"$SDTOOL" hsm upload "${C[@]}" "${P[@]}" --sd-file "$ON/restore-blob.json" --restore-blob
 expect "the simulator confirms the restored data" 0 "$SDTOOL" sim status --json --state "$T/hsm1"
 check "... status restored" [ "$(jget "$T/out" 'j["status"]')" = restored ]
@@ -219,7 +219,9 @@ for body, want in (({"certificates": c[:2], "required": 2}, "2 certificates"),
     st, j, _ = post(body)
     assert st == 400 and j["error"]["code"] == "BadParameter" and want in j["error"]["message"], (st, j)
 st, j, h = post({"certificates": c, "required": 2}, token=None)
-assert st == 401 and "missing a Bearer" in j["error"]["message"] and "managedhsm.azure.net" in h["WWW-Authenticate"], (st, j)
+# as recorded: an empty body, typed JSON, and the challenge naming the tenant
+assert st == 401 and j is None and h["Content-Type"].startswith("application/json"), (st, j)
+assert h["WWW-Authenticate"] == 'Bearer authorization="https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47", resource="https://managedhsm.azure.net"', h["WWW-Authenticate"]
 st, j, _ = post({"certificates": c, "required": 2}, query="")
 assert st == 400 and "api-version" in j["error"]["message"], (st, j)
 EOF
@@ -312,7 +314,7 @@ expect "init-recovery through a dropped and a malformed reply" 0 "$SDTOOL" hsm i
 check "... the same certificate the HSM holds" cmp -s "$ON/exch4.cer" "$T/hsm4/exchange.cer"
 expect "its restore blob (offline)" 0 "$SDTOOL" restore-blob --sd-file "$ON/sd4.json" --sd-exchange-key "$ON/exch4.cer" \
 	--sd-wrapping-keys "$OFF/cert_1.key" "$OFF/cert_2.key" --out "$ON/blob4.json"
-expect_out "upload through 429 and a dropped status poll" 0 'restored \(status Succeeded\)' \
+expect_out "upload through 429 and a dropped status poll" 0 'restored \(status Succeeded: Security Domain operation complete\)' \
 	"$SDTOOL" hsm upload "${C[@]}" "${P[@]}" --sd-file "$ON/blob4.json"
 check "... the simulator confirms it" [ "$(jget "$T/hsm4/state.json" 'j["status"]')" = restored ]
 check "... each fault was met" [ "$(grep -c '(fault' "$T/hsm4.log")" = 4 ]
