@@ -723,14 +723,13 @@ hsm_init_recovery(int argc, char **argv)
 /* --- upload ----------------------------------------------------------- */
 
 #define UPLOAD_SYNOPSIS "[--json] [--no-wait] {--hsm-name NAME | " \
-	"--hsm-url URL} --sd-file BLOB | [--json] [--no-wait] " \
-	"{--hsm-name NAME | --hsm-url URL} --sd-file SD --sd-wrapping-keys " \
-	"KEY ... [--sd-exchange-key CERT] [--password-file FILE]"
+	"--hsm-url URL} --sd-file FILE [--sd-wrapping-keys KEY ... " \
+	"[--sd-exchange-key CERT] [--password-file PWFILE]]"
 
 static const struct opt upload_opts[] = {
 	CONN_OPTS,
 	WAIT_OPTS,
-	{ O_SDFILE, "sd-file", 0, OPT_VALUE, "BLOB",
+	{ O_SDFILE, "sd-file", 0, OPT_VALUE, "FILE",
 	    "the restore blob made offline (or, with --sd-wrapping-keys, "
 	    "the SD file)" },
 	{ O_RESTORE_BLOB, "restore-blob", 0, OPT_FLAG, NULL,
@@ -739,7 +738,7 @@ static const struct opt upload_opts[] = {
 	    "one step: make the blob here with a quorum of keys" },
 	{ O_EXCH, "sd-exchange-key", 0, OPT_VALUE, "CERT",
 	    "one step: the exchange certificate the HSM must still have" },
-	{ O_PASSFILE, "password-file", 0, OPT_VALUE, "FILE",
+	{ O_PASSFILE, "password-file", 0, OPT_VALUE, "PWFILE",
 	    "one step: passphrases, one line per key (one line: for all)" },
 	{ O_PASSWORDS, "passwords", 0, OPT_LIST, "P",
 	    "refused: passphrases never go on a command line" },

@@ -226,6 +226,30 @@ st, j, _ = post({"certificates": c, "required": 2}, query="")
 assert st == 400 and "api-version" in j["error"]["message"], (st, j)
 EOF
 check "... and stays unactivated" [ ! -e "$T/hsm2/state.json" ]
+check "sim serve's 202: an absolute Azure-AsyncOperation URL with the api-version, no Retry-After" \
+	$PY - "$URL" "$T/hsm2" "$ON" <<'EOF'
+import base64, json, ssl, subprocess, sys, urllib.request
+url, d, on = sys.argv[1:]
+tok = open(d + "/token").read().strip()
+ctx = ssl.create_default_context(cafile=d + "/tls-ca.pem")
+def der(p):
+    return base64.b64encode(subprocess.run(["openssl", "x509", "-in", p, "-outform", "DER"],
+        capture_output=True, check=True).stdout).decode()
+c = [{"kty": "RSA", "x5c": [der(on + "/cert_%d.cer" % i)]} for i in range(3)]
+req = urllib.request.Request(url + "/securitydomain/download?api-version=7.2",
+    data=json.dumps({"certificates": c, "required": 2}).encode(),
+    headers={"Content-Type": "application/json", "Authorization": "Bearer " + tok})
+r = urllib.request.urlopen(req, context=ctx)
+assert r.status == 202, r.status
+assert r.headers["Azure-AsyncOperation"] == url + "/securitydomain/download/pending?api-version=7.2", r.headers
+assert r.headers["Retry-After"] is None
+req = urllib.request.Request(url + "/securitydomain/upload/pending?api-version=7.2",
+    headers={"Authorization": "Bearer " + tok})
+j = json.loads(urllib.request.urlopen(req, context=ctx).read())
+assert j == {"status": "InProgress", "status_details": "The Security Domain is being confirmed."}, j
+j = json.loads(urllib.request.urlopen(req, context=ctx).read())
+assert j == {"status": "Success", "status_details": "The resource is active."}, j
+EOF
 
 # --- faults: retried to success, or reported; never a partial SD file ------------
 # fault_download NAME STATUS PATTERN SERVE-OPTIONS... -- CLIENT-OPTIONS...
@@ -265,6 +289,16 @@ check "... no SD file" [ ! -e "$T/f$FN.sd.json" ]
 fault_download "503 for good: bounded, reported" 1 'HTTP 503 Service Unavailable.*gave up after 6 tries' --fault 503:20 --
 check "... no SD file" [ ! -e "$T/f$FN.sd.json" ]
 fault_download "a 2020 build's status words (Succeeded)" 0 '' --legacy-status --
+fault_download "download/pending answering 404 (--no-download-pending): upload/pending instead" 0 '' \
+	--no-download-pending --
+check "... the advertised URL was tried once" [ "$(requests "$T/f$FN" 'GET /securitydomain/download/pending -> 404')" = 1 ]
+check "... and upload/pending polled to Success" [ "$(requests "$T/f$FN" 'GET /securitydomain/upload/pending -> 200')" = 2 ]
+fault_download "a 2020 build: a synchronous 200, nothing polled" 0 '' --build 2020 -- --json
+check "... no status polled" [ "$(requests "$T/f$FN" pending)" = 0 ]
+check "... reported complete" [ "$(jget "$T/out" 'j["activation"]')" = complete ]
+fault_download "Retry-After: 0 on every 202 and InProgress: polled, never in a busy loop" 0 '' \
+	--retry-after 0 --pending 5 --
+check "... 6 polls, at least 0.1 s apart" sh -c "[ \$(grep -c 'download/pending -> 200' '$T/f$FN.log') = 6 ] && [ $ELAPSED_MS -ge 500 ]"
 fault_download "a malformed SD reply: reported, and kept aside" 1 'holds no readable security domain' --fault malformed@download --
 check "... no SD file from half a reply" [ ! -e "$T/f$FN.sd.json" ]
 check "... the raw reply kept, mode 0600" [ "$(stat -c %a "$T/f$FN.sd.json.reply")" = 600 ]
