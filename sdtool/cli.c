@@ -239,6 +239,20 @@ cli_write_new_file(const char *path, const void *buf, size_t len, mode_t mode)
 	char *tmp = NULL;
 	int saved;
 
+	if (strcmp(path, "-") == 0) {
+		/* standard output, for a pipe; never a private key */
+		if ((mode & 077) == 0) {
+			cli_error("-: will not write a private key to standard "
+			    "output; give a file name");
+			return -1;
+		}
+		if (fwrite(buf, 1, len, stdout) != len || fflush(stdout) != 0) {
+			cli_error("-: writing standard output: %s",
+			    strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
 	if (write_temp(path, buf, len, mode, &tmp) != 0)
 		return -1;
 	if (publish_noreplace(tmp, path) == -1) {
@@ -281,6 +295,8 @@ cli_refuse_existing(const char *path)
 {
 	struct stat st;
 
+	if (strcmp(path, "-") == 0)
+		return 0;   /* standard output */
 	if (lstat(path, &st) == 0) {
 		report_note_code("file_exists");
 		cli_error("%s: already exists; not overwriting it", path);
@@ -390,7 +406,9 @@ pass_load(struct cli_pass *pass)
 
 	if (pass->text != NULL)
 		return 0;
-	if ((fd = open(pass->file, O_RDONLY | O_CLOEXEC)) == -1) {
+	/* "-": standard input (a pipe from a secret store, never argv) */
+	if ((fd = strcmp(pass->file, "-") == 0 ? dup(0) :
+	    open(pass->file, O_RDONLY | O_CLOEXEC)) == -1) {
 		cli_error("--password-file %s: %s", pass->file, strerror(errno));
 		return -1;
 	}
@@ -493,7 +511,11 @@ cli_passphrase(void *ctx, const char *ref, char *buf, size_t size)
 	if (pass != NULL && pass->file != NULL)
 		return passphrase_from_file(pass, buf, size) == 0 ? 0 :
 		    SD_ERR_PASSPHRASE;
-	snprintf(prompt, sizeof(prompt), "Passphrase for %s: ", ref);
+	if (pass != NULL && pass->attempt > 0)
+		snprintf(prompt, sizeof(prompt), "Passphrase for %s (again): ",
+		    ref);
+	else
+		snprintf(prompt, sizeof(prompt), "Passphrase for %s: ", ref);
 	if (read_tty_line(prompt, buf, size) == -1)
 		return SD_ERR_PASSPHRASE;
 	return 0;
@@ -507,7 +529,7 @@ cli_new_passphrase(const char *file, const char *what, char *buf, size_t size)
 	int r, ret = -1;
 
 	if (file != NULL) {
-		struct cli_pass pass = { file, 0, NULL, 0 };
+		struct cli_pass pass = { file, 0, NULL, 0, 0 };
 
 		r = passphrase_from_file(&pass, buf, size);
 		cli_pass_clear(&pass);
