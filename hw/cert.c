@@ -205,19 +205,16 @@ exchange_from_json(const char *path, const char *buf, size_t len, X509 **out,
 }
 
 int
-hw_exchange_cert_load(const char *path, X509 **out, struct sd_err *e)
+hw_exchange_cert_parse(const char *path, const char *buf, size_t len,
+    X509 **out, struct sd_err *e)
 {
-	char *buf = NULL;
-	size_t len = 0;
 	X509 *x = NULL;
 	int r = SD_ERR_INTERNAL;
 
-	if (out == NULL)
-		return sd_err_set(e, SD_ERR_ARG, "hw_exchange_cert_load: no "
-		    "output");
+	if (out == NULL || buf == NULL)
+		return sd_err_set(e, SD_ERR_ARG, "hw_exchange_cert_parse: no "
+		    "input or output");
 	*out = NULL;
-	if ((r = hw_read_file(path, HW_MAX_KEY_FILE, &buf, &len, e)) != 0)
-		goto out;
 	if (first_nonspace(buf, len) == '{') {
 		if ((r = exchange_from_json(path, buf, len, &x, e)) != 0)
 			goto out;
@@ -237,6 +234,24 @@ hw_exchange_cert_load(const char *path, X509 **out, struct sd_err *e)
  out:
 	ERR_clear_error();
 	X509_free(x);
+	return r;
+}
+
+int
+hw_exchange_cert_load(const char *path, X509 **out, struct sd_err *e)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	int r = SD_ERR_INTERNAL;
+
+	if (out == NULL)
+		return sd_err_set(e, SD_ERR_ARG, "hw_exchange_cert_load: no "
+		    "output");
+	*out = NULL;
+	if ((r = hw_read_file(path, HW_MAX_KEY_FILE, &buf, &len, e)) != 0)
+		goto out;
+	r = hw_exchange_cert_parse(path, buf, len, out, e);
+ out:
 	free(buf);
 	return r;
 }

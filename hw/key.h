@@ -144,6 +144,9 @@ int hw_cert_x5t256(X509 *cert, char out[static SD_X5T_LEN + 1]) SD_WUR;
  */
 int hw_exchange_cert_load(const char *path, X509 **out, struct sd_err *e)
 	SD_WUR;
+/* The same, from len bytes already read (path only names it in messages). */
+int hw_exchange_cert_parse(const char *path, const char *buf, size_t len,
+    X509 **out, struct sd_err *e) SD_WUR;
 
 /*
  * Read a whole file of at most max bytes; *buf malloc'd, NUL-terminated.
