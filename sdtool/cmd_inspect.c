@@ -17,7 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "certgen.h"
+#include "../pki/certgen.h"
 #include "cli.h"
 #include "report.h"
 #include "verbs.h"
@@ -40,6 +40,25 @@ static const struct opt opts[] = {
 	{ 0, NULL, 0, 0, NULL, NULL }
 };
 
+/* A certificate (PEM or DER) or a transfer-key reply, from bytes read. */
+static int
+exchange_from_text(const char *path, const char *text, size_t len,
+    X509 **out, struct sd_err *e)
+{
+	size_t i = 0;
+
+	while (i < len && (text[i] == ' ' || text[i] == '\t' ||
+	    text[i] == '\r' || text[i] == '\n'))
+		i++;
+	if (i < len && text[i] == '{')
+		return pki_exchange_cert_parse(path, text, len, out, e);
+	if ((*out = pki_cert_from_buf(text, len)) == NULL)
+		return sd_err_set(e, SD_ERR_KEY, "%s: neither an X.509 "
+		    "certificate (PEM or DER) nor a transfer-key reply (JSON)",
+		    path);
+	return 0;
+}
+
 /* The read-aloud forms of a base64url thumbprint, or NULL. */
 static json_t *
 x5t_readaloud(const char *x5t)
@@ -57,7 +76,7 @@ x5t_readaloud(const char *x5t)
 struct given_cert {
 	const char *path;
 	X509 *cert;
-	char x5t[SD_X5T_LEN + 1];
+	char x5t[SD_X5T_SIZE];
 	char subject[256];
 	char not_after[32];
 	int expired;
@@ -71,7 +90,7 @@ load_given_cert(struct given_cert *g)
 	BIO *bio;
 	long n;
 
-	if (hw_cert_x5t256(g->cert, g->x5t) != 0)
+	if (pki_cert_x5t256(g->cert, g->x5t) != 0)
 		g->x5t[0] = '\0';
 	if ((bio = BIO_new(BIO_s_mem())) != NULL) {
 		X509_NAME_print_ex(bio, X509_get_subject_name(g->cert), 0,
@@ -93,7 +112,7 @@ load_given(struct given_cert *g, json_t *warnings)
 	int r;
 
 	/* a certificate, or an HSM's transfer-key reply for a blob */
-	if ((r = hw_exchange_cert_load(g->path, &g->cert, &e)) != 0) {
+	if ((r = pki_exchange_cert_load(g->path, &g->cert, &e)) != 0) {
 		/* hw's detail names the file already */
 		if (e.msg[0] != '\0')
 			snprintf(msg, sizeof(msg), "%s", e.msg);
@@ -164,8 +183,11 @@ cert_report(const char *path, X509 *cert, int is_reply)
 {
 	struct given_cert g = { path, cert, "", "", "", 0, 0 };
 	json_t *root = report_new("inspect"), *warnings = json_array();
+	char colon[96];
 
 	load_given_cert(&g);
+	if (pki_cert_sha256_colon(cert, colon) != 0)
+		colon[0] = '\0';
 	json_object_set_new(root, "file", json_string(path));
 	json_object_set_new(root, "type", json_string(is_reply ?
 	    "exchange_key_reply" : "certificate"));
@@ -177,21 +199,8 @@ cert_report(const char *path, X509 *cert, int is_reply)
 	/* x5t_256 is the SHA-256 of the certificate's DER bytes */
 	json_object_set_new(root, "x5t_256", json_string(g.x5t));
 	json_object_set_new(root, "x5t_256_readaloud", x5t_readaloud(g.x5t));
-	{
-		/* as `openssl x509 -fingerprint -sha256` shows it */
-		unsigned char der_md[32];
-		unsigned int md_len = 0;
-		char colon[32 * 3];
-		size_t i;
-
-		colon[0] = '\0';
-		if (X509_digest(cert, EVP_sha256(), der_md, &md_len) == 1)
-			for (i = 0; i < md_len; i++)
-				snprintf(colon + 3 * i, 4, "%02X%s", der_md[i],
-				    i + 1 < md_len ? ":" : "");
-		json_object_set_new(root, "sha256_fingerprint",
-		    json_string(colon));
-	}
+	/* as `openssl x509 -fingerprint -sha256` shows it */
+	json_object_set_new(root, "sha256_fingerprint", json_string(colon));
 	if (g.expired)
 		json_array_append_new(warnings, json_string(is_reply ?
 		    "certificate expired: this HSM's exchange key is old; ask "
@@ -552,7 +561,7 @@ cmd_inspect(int argc, char **argv)
 	if ((r = sd_file_parse(text, len, &sd, &e)) != 0 &&
 	    (r2 = sd_blob_parse(text, len, &blob, &e2)) != 0) {
 		/* Not an SD file or blob: perhaps a certificate to check. */
-		if (hw_exchange_cert_parse(path, text, len, &cert, &e3) != 0) {
+		if (exchange_from_text(path, text, len, &cert, &e3) != 0) {
 			/* Report what is wrong with what the file tries to be. */
 			if (strstr(e.msg, "restore blob, not a security-domain")
 			    != NULL)
