@@ -6,6 +6,7 @@
  * (escrow).
  */
 #include "cli.h"
+#include "report.h"
 #include "verbs.h"
 
 int
@@ -15,5 +16,7 @@ main(int argc, char **argv)
 		return EXIT_FAIL;
 	cli_verb_name = HELPER_VERB;
 	argv[0] = HELPER_VERB;
-	return cli_finish_stdout(HELPER_FN(argc, argv));
+	report_want_json(report_json_requested(argc, argv));
+	return cli_finish_stdout(report_finish(HELPER_VERB,
+	    HELPER_FN(argc, argv)));
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "report.h"
 #include "verbs.h"
 #include "config.h"   /* SDTOOL_LIBEXECDIR, made by the Makefile */
 
@@ -211,5 +212,8 @@ main(int argc, char **argv)
 	cli_verb_name = v->name;
 	if (v->fn == NULL)
 		return run_helper(v, argc - 1, argv + 1);
-	return cli_finish_stdout(v->fn(argc - 1, argv + 1));
+	/* --json: a JSON report on stdout on every path (report.h) */
+	report_want_json(report_json_requested(argc - 1, argv + 1));
+	return cli_finish_stdout(report_finish(v->name,
+	    v->fn(argc - 1, argv + 1)));
 }
