@@ -28,6 +28,7 @@
 #include "../pki/certgen.h"
 #include "cli.h"
 #include "keys.h"
+#include "report.h"
 #include "restore.h"
 #include "verbs.h"
 #include "../hw/key.h"
@@ -573,24 +574,34 @@ hsm_download(int argc, char **argv)
 	}
 
 	if (cn.json) {
-		o = json_object();
+		o = report_new("hsm download");
 		arr = json_array();
 		for (i = 0; i < n; i++)
 			if (pki_cert_x5t256(certs[i], x5t) == 0)
 				json_array_append_new(arr, json_string(x5t));
-		json_object_set_new(o, "security_domain_file",
-		    json_string(sd_out));
-		json_object_set_new(o, "sha256", json_string(hex));
+		json_object_set_new(o, "out", json_string(sd_out));
+		json_object_set_new(o, "sd_sha256", json_string(hex));
 		json_object_set_new(o, "hsm", json_string(ss.url));
 		json_object_set_new(o, "activation", json_string(activation));
 		json_object_set_new(o, "status_details",
 		    json_string(st.details));
-		json_object_set_new(o, "required", json_integer(quorum));
+		json_object_set_new(o, "quorum", json_pack("{s:I,s:I}",
+		    "required", (json_int_t)quorum, "shares", (json_int_t)n));
 		json_object_set_new(o, "certificates", arr);
 		json_object_set_new(o, "checks", json_string(check_msg ?
 		    check_msg : "ok"));
 		json_object_set_new(o, "retries", json_integer(ss.prog.retries));
-		cli_print_json(o);
+		if (check_msg == NULL && (waited_ok || cn.no_wait))
+			report_set_ok(o, 1);
+		else if (check_msg != NULL)
+			report_set_error(o, "sd_mismatch", check_msg);
+		else
+			report_set_error(o, strcmp(activation, "Failed") == 0 ?
+			    "operation_failed" : "outcome_unknown", strcmp(
+			    activation, "Failed") == 0 ? "the HSM reports the "
+			    "activation Failed" : "the activation's outcome is "
+			    "unknown");
+		report_print(o);
 		json_decref(o);
 	} else {
 		if (waited_ok && acc.http_status == 200)
@@ -697,13 +708,14 @@ hsm_init_recovery(int argc, char **argv)
 		cli_warn("the exchange certificate expired %s: this HSM's "
 		    "exchange key is old; ask it for a current one", not_after);
 	if (cn.json) {
-		o = json_object();
+		o = report_new("hsm init-recovery");
 		json_object_set_new(o, "hsm", json_string(ss.url));
-		json_object_set_new(o, "exchange_key", json_string(out_path));
+		json_object_set_new(o, "out", json_string(out_path));
 		json_object_set_new(o, "x5t_256", json_string(x5t));
 		json_object_set_new(o, "sha256_fingerprint", json_string(fp));
 		json_object_set_new(o, "not_after", json_string(not_after));
-		cli_print_json(o);
+		report_set_ok(o, 1);
+		report_print(o);
 		json_decref(o);
 	} else {
 		printf("HSM %s is in recovery mode\n", ss.url);
@@ -946,13 +958,10 @@ hsm_upload(int argc, char **argv)
 	}
 	ret = upload_finish(&ss, &cn, &st, &acc, &outcome);
 	if (cn.json) {
-		o = json_object();
-		json_object_set_new(o, "verb", json_string("hsm upload"));
-		json_object_set_new(o, "ok", json_boolean(ret == EXIT_OK));
+		o = report_new("hsm upload");
 		json_object_set_new(o, "hsm", json_string(ss.url));
-		json_object_set_new(o, sd != NULL ? "sd_file" : "restore_blob",
-		    json_string(in_path));
-		json_object_set_new(o, "exchange_key_x5t_256", json_string(x5t));
+		json_object_set_new(o, "file", json_string(in_path));
+		json_object_set_new(o, "one_step", json_boolean(sd != NULL));
 		json_object_set_new(o, "x5t_256", json_string(x5t));
 		json_object_set_new(o, "restore", json_string(outcome));
 		json_object_set_new(o, "status_details",
@@ -968,7 +977,12 @@ hsm_upload(int argc, char **argv)
 					    json_string(ks.keys[i].ref));
 			json_object_set_new(o, "keys_used", arr);
 		}
-		cli_print_json(o);
+		if (ret == EXIT_OK)
+			report_set_ok(o, 1);
+		else if (strcmp(outcome, "Failed") == 0)
+			report_set_error(o, "operation_failed", "the HSM reports "
+			    "the restore Failed");
+		report_print(o);
 		json_decref(o);
 	} else if (ret == EXIT_OK) {
 		if (sd != NULL)
@@ -1069,16 +1083,19 @@ hsm_wait(int argc, char **argv)
 	else
 		ret = EXIT_OK;
 	if (cn.json) {
-		o = json_object();
-		json_object_set_new(o, "verb", json_string("hsm wait"));
-		json_object_set_new(o, "ok", json_boolean(ret == EXIT_OK));
+		o = report_new("hsm wait");
 		json_object_set_new(o, "hsm", json_string(ss.url));
 		json_object_set_new(o, "operation", json_string(target));
 		json_object_set_new(o, "status", st.word[0] ?
 		    json_string(st.word) : json_null());
 		json_object_set_new(o, "status_details",
 		    json_string(st.details));
-		cli_print_json(o);
+		if (ret == EXIT_OK)
+			report_set_ok(o, 1);
+		else if (st.state == MHSM_FAILED)
+			report_set_error(o, "operation_failed", "the operation "
+			    "Failed");
+		report_print(o);
 		json_decref(o);
 	} else if (r == 0) {
 		printf("%s: %s%s%s\n", target, st.word, st.details[0] ? ": " :
@@ -1143,7 +1160,7 @@ hsm_status(int argc, char **argv)
 		goto out;
 	}
 	url = NULL;
-	o = json_object();
+	o = report_new("hsm status");
 	ret = EXIT_OK;
 	/* each operation, even when the other's query failed */
 	for (k = 0; k < 2; k++) {
@@ -1188,9 +1205,12 @@ hsm_status(int argc, char **argv)
 		}
 	}
 	if (cn.json) {
-		json_object_set_new(o, "verb", json_string("hsm status"));
-		json_object_set_new(o, "ok", json_boolean(ret == EXIT_OK));
-		cli_print_json(o);
+		if (ret == EXIT_OK)
+			report_set_ok(o, 1);
+		else
+			report_set_error(o, "query_failed", "the status of an "
+			    "operation could not be read");
+		report_print(o);
 	}
  out:
 	json_decref(o);
