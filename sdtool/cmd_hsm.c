@@ -1197,11 +1197,11 @@ hsm_status(int argc, char **argv)
 			if (st.state == MHSM_NONE)
 				printf("%s: no operation to report\n", names[k]);
 			else
-				printf("%s: %s%s%s%s%s\n", names[k], st.word,
+				printf("%s: %s%s%s%s\n", names[k], st.word,
 				    st.details[0] ? ": " : "", st.details,
 				    k == 0 && strcmp(st.via,
 				    MHSM_FALLBACK_STATUS) == 0 ? "  (as "
-				    MHSM_FALLBACK_STATUS " reports it)" : "", "");
+				    MHSM_FALLBACK_STATUS " reports it)" : "");
 		}
 	}
 	if (cn.json) {
