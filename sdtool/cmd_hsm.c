@@ -24,6 +24,7 @@
 
 #include "../pki/certgen.h"
 #include "cli.h"
+#include "report.h"
 #include "verbs.h"
 #include "../hw/key.h"
 #include "../net/mhsm.h"
@@ -489,24 +490,28 @@ hsm_download(int argc, char **argv)
 	}
 
 	if (cn.json) {
-		o = json_object();
+		json_t *q = json_object();
+
+		o = report_new("hsm");
 		arr = json_array();
 		for (i = 0; i < n; i++)
 			if (pki_cert_x5t256(certs[i], x5t) == 0)
 				json_array_append_new(arr, json_string(x5t));
-		json_object_set_new(o, "security_domain_file",
-		    json_string(sd_out));
-		json_object_set_new(o, "sha256", json_string(hex));
+		json_object_set_new(o, "out", json_string(sd_out));
+		json_object_set_new(o, "sd_sha256", json_string(hex));
 		json_object_set_new(o, "hsm", json_string(ss.url));
 		json_object_set_new(o, "activation", json_string(activation));
 		json_object_set_new(o, "status_details",
 		    json_string(st.details));
-		json_object_set_new(o, "required", json_integer(quorum));
+		json_object_set_new(q, "required", json_integer(quorum));
+		json_object_set_new(q, "shares", json_integer((json_int_t)n));
+		json_object_set_new(o, "quorum", q);
 		json_object_set_new(o, "certificates", arr);
 		json_object_set_new(o, "checks", json_string(check_msg ?
 		    check_msg : "ok"));
 		json_object_set_new(o, "retries", json_integer(ss.prog.retries));
-		cli_print_json(o);
+		report_set_ok(o, 1);
+		report_print(o);
 		json_decref(o);
 	} else {
 		if (waited_ok)
@@ -610,13 +615,14 @@ hsm_init_recovery(int argc, char **argv)
 		cli_warn("the exchange certificate expired %s: this HSM's "
 		    "exchange key is old; ask it for a current one", not_after);
 	if (cn.json) {
-		o = json_object();
+		o = report_new("hsm");
 		json_object_set_new(o, "hsm", json_string(ss.url));
-		json_object_set_new(o, "exchange_key", json_string(out_path));
+		json_object_set_new(o, "out", json_string(out_path));
 		json_object_set_new(o, "x5t_256", json_string(x5t));
 		json_object_set_new(o, "sha256_fingerprint", json_string(fp));
 		json_object_set_new(o, "not_after", json_string(not_after));
-		cli_print_json(o);
+		report_set_ok(o, 1);
+		report_print(o);
 		json_decref(o);
 	} else {
 		printf("HSM %s is in recovery mode\n", ss.url);
@@ -756,15 +762,16 @@ hsm_upload(int argc, char **argv)
 	}
  report:
 	if (cn.json) {
-		o = json_object();
+		o = report_new("hsm");
 		json_object_set_new(o, "hsm", json_string(ss.url));
-		json_object_set_new(o, "restore_blob", json_string(blob_path));
-		json_object_set_new(o, "exchange_key_x5t_256", json_string(x5t));
+		json_object_set_new(o, "file", json_string(blob_path));
+		json_object_set_new(o, "x5t_256", json_string(x5t));
 		json_object_set_new(o, "restore", json_string(outcome));
 		json_object_set_new(o, "status_details",
 		    json_string(st.details));
 		json_object_set_new(o, "retries", json_integer(ss.prog.retries));
-		cli_print_json(o);
+		report_set_ok(o, ret == EXIT_OK);
+		report_print(o);
 		json_decref(o);
 	} else if (ret == EXIT_OK) {
 		printf("restore blob %s uploaded to %s\n", blob_path, ss.url);
@@ -836,7 +843,7 @@ hsm_status(int argc, char **argv)
 		goto out;
 	}
 	url = NULL;
-	o = json_object();
+	o = report_new("hsm");
 	for (k = 0; k < 2; k++) {
 		if (which != NULL && strcmp(which, names[k]) != 0)
 			continue;
@@ -861,8 +868,10 @@ hsm_status(int argc, char **argv)
 				    st.details[0] ? ": " : "", st.details);
 		}
 	}
-	if (cn.json)
-		cli_print_json(o);
+	if (cn.json) {
+		report_set_ok(o, 1);
+		report_print(o);
+	}
 	ret = EXIT_OK;
  out:
 	json_decref(o);
