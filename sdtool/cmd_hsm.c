@@ -574,7 +574,7 @@ hsm_download(int argc, char **argv)
 	}
 
 	if (cn.json) {
-		o = report_new("hsm download");
+		o = report_new("hsm");
 		arr = json_array();
 		for (i = 0; i < n; i++)
 			if (pki_cert_x5t256(certs[i], x5t) == 0)
@@ -708,7 +708,7 @@ hsm_init_recovery(int argc, char **argv)
 		cli_warn("the exchange certificate expired %s: this HSM's "
 		    "exchange key is old; ask it for a current one", not_after);
 	if (cn.json) {
-		o = report_new("hsm init-recovery");
+		o = report_new("hsm");
 		json_object_set_new(o, "hsm", json_string(ss.url));
 		json_object_set_new(o, "out", json_string(out_path));
 		json_object_set_new(o, "x5t_256", json_string(x5t));
@@ -958,7 +958,7 @@ hsm_upload(int argc, char **argv)
 	}
 	ret = upload_finish(&ss, &cn, &st, &acc, &outcome);
 	if (cn.json) {
-		o = report_new("hsm upload");
+		o = report_new("hsm");
 		json_object_set_new(o, "hsm", json_string(ss.url));
 		json_object_set_new(o, "file", json_string(in_path));
 		json_object_set_new(o, "one_step", json_boolean(sd != NULL));
@@ -1083,7 +1083,7 @@ hsm_wait(int argc, char **argv)
 	else
 		ret = EXIT_OK;
 	if (cn.json) {
-		o = report_new("hsm wait");
+		o = report_new("hsm");
 		json_object_set_new(o, "hsm", json_string(ss.url));
 		json_object_set_new(o, "operation", json_string(target));
 		json_object_set_new(o, "status", st.word[0] ?
@@ -1160,7 +1160,7 @@ hsm_status(int argc, char **argv)
 		goto out;
 	}
 	url = NULL;
-	o = report_new("hsm status");
+	o = report_new("hsm");
 	ret = EXIT_OK;
 	/* each operation, even when the other's query failed */
 	for (k = 0; k < 2; k++) {
