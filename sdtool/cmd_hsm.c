@@ -800,6 +800,27 @@ static const struct opt status_opts[] = {
 	{ 0, NULL, 0, 0, NULL, NULL }
 };
 
+/* "InProgress" -> "in_progress", "Success" -> "success" */
+static const char *
+snake_word(const char *w, char *buf, size_t size)
+{
+	size_t o = 0;
+
+	for (; *w != '\0' && o + 2 < size; w++) {
+		if (*w >= 'A' && *w <= 'Z') {
+			if (o > 0)
+				buf[o++] = '_';
+			buf[o++] = (char)(*w - 'A' + 'a');
+		} else if ((*w >= 'a' && *w <= 'z') || (*w >= '0' && *w <= '9')) {
+			buf[o++] = *w;
+		} else if (o > 0 && buf[o - 1] != '_') {
+			buf[o++] = '_';
+		}
+	}
+	buf[o] = '\0';
+	return o > 0 ? buf : "unknown";
+}
+
 static int
 hsm_status(int argc, char **argv)
 {
@@ -812,6 +833,7 @@ hsm_status(int argc, char **argv)
 	static const char *const names[2] = { "download", "upload" };
 	char *url = NULL;
 	json_t *o = NULL, *one;
+	char snake[64];
 	int id, r, k, ret = EXIT_FAIL;
 
 	memset(&ss, 0, sizeof(ss));
@@ -855,8 +877,12 @@ hsm_status(int argc, char **argv)
 			goto out;
 		}
 		one = json_object();
+		/* "status" in snake_case; the service's own word beside it */
 		json_object_set_new(one, "status", st.state == MHSM_NONE ?
-		    json_null() : json_string(st.word));
+		    json_null() : json_string(snake_word(st.word, snake,
+		    sizeof(snake))));
+		json_object_set_new(one, "service_status", st.state ==
+		    MHSM_NONE ? json_null() : json_string(st.word));
 		json_object_set_new(one, "status_details",
 		    json_string(st.details));
 		json_object_set_new(o, names[k], one);
