@@ -1012,6 +1012,27 @@ hsm_upload(int argc, char **argv)
 	return ret;
 }
 
+/* "InProgress" -> "in_progress", "Success" -> "success" */
+static const char *
+snake_word(const char *w, char *buf, size_t size)
+{
+	size_t o = 0;
+
+	for (; *w != '\0' && o + 2 < size; w++) {
+		if (*w >= 'A' && *w <= 'Z') {
+			if (o > 0)
+				buf[o++] = '_';
+			buf[o++] = (char)(*w - 'A' + 'a');
+		} else if ((*w >= 'a' && *w <= 'z') || (*w >= '0' && *w <= '9')) {
+			buf[o++] = *w;
+		} else if (o > 0 && buf[o - 1] != '_') {
+			buf[o++] = '_';
+		}
+	}
+	buf[o] = '\0';
+	return o > 0 ? buf : "unknown";
+}
+
 /* --- wait --------------------------------------------------------------- */
 
 #define WAIT_SYNOPSIS "[--json] {--hsm-name NAME | --hsm-url URL} " \
@@ -1036,6 +1057,7 @@ hsm_wait(int argc, char **argv)
 	struct mhsm_accepted acc;
 	struct sd_err e = { "" };
 	const char *val, *target = "upload";
+	char snake[64];
 	char *url = NULL;
 	json_t *o;
 	int id, r, ret = EXIT_FAIL;
@@ -1087,6 +1109,9 @@ hsm_wait(int argc, char **argv)
 		json_object_set_new(o, "hsm", json_string(ss.url));
 		json_object_set_new(o, "operation", json_string(target));
 		json_object_set_new(o, "status", st.word[0] ?
+		    json_string(snake_word(st.word, snake, sizeof(snake))) :
+		    json_null());
+		json_object_set_new(o, "service_status", st.word[0] ?
 		    json_string(st.word) : json_null());
 		json_object_set_new(o, "status_details",
 		    json_string(st.details));
@@ -1129,6 +1154,7 @@ hsm_status(int argc, char **argv)
 	static const char *const names[2] = { "download", "upload" };
 	char *url = NULL;
 	json_t *o = NULL, *one;
+	char snake[64];
 	int id, r, k, ret = EXIT_FAIL;
 
 	memset(&ss, 0, sizeof(ss));
@@ -1187,8 +1213,12 @@ hsm_status(int argc, char **argv)
 				    names[k]);
 			continue;
 		}
+		/* "status" in snake_case; the service's own word beside it */
 		json_object_set_new(one, "status", st.state == MHSM_NONE ?
-		    json_null() : json_string(st.word));
+		    json_null() : json_string(snake_word(st.word, snake,
+		    sizeof(snake))));
+		json_object_set_new(one, "service_status", st.state ==
+		    MHSM_NONE ? json_null() : json_string(st.word));
 		json_object_set_new(one, "status_details",
 		    json_string(st.details));
 		json_object_set_new(one, "via", json_string(st.via));

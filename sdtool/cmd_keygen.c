@@ -374,7 +374,7 @@ report_json(const struct pair *pairs, int n, const struct keygen_args *a)
 
 		if ((o = json_object()) == NULL ||
 		    json_array_append_new(arr, o) != 0 ||
-		    json_object_set_new(o, "index", json_integer(p->index)) ||
+		    json_object_set_new(o, "key_index", json_integer(p->index)) ||
 		    json_object_set_new(o, "key", json_string(p->key_path)) ||
 		    json_object_set_new(o, "cert", json_string(p->cert_path)) ||
 		    json_object_set_new(o, "x5t_256", json_string(p->x5t)) ||

@@ -56,6 +56,8 @@ for b in 2020-09:keys/sd 2022-08:certs/cert_ 2023-05:keys/sd; do
 	expect "$folder: hsm download exits 0" 0 "$SDTOOL" hsm download --json "${C[@]}" \
 		--sd-wrapping-keys "${certs[@]}" --sd-quorum 2 --security-domain-file "$T/sd-$year.json"
 	check "$folder: the SD file is the service's, byte for byte" cmp -s "$T/sd-$year.json" "$V/$folder/sd.json"
+	check "$folder: the JSON report fits the shared schema" $PY "$E2E/json_valid.py" \
+		"$E2E/../../docs/sd-json.schema.json" "$T/out" hsm
 	check "$folder: every request used api-version=7.2" sh -c "! grep -v 'api-version=7.2' '$D/log' | grep -q ."
 	if [ "$year" = 2020 ]; then
 		check "$folder: a synchronous 200 is final: nothing polled" [ "$(log pending)" = 0 ]
@@ -116,6 +118,8 @@ run "$SDTOOL" hsm status "${C[@]}"
 check "hsm status before any operation (every query 404): exit 1" [ "$RC" = 1 ]
 check "... both operations still shown" sh -c "grep -q '^download: unknown' '$T/out' && grep -q '^upload: unknown' '$T/out'"
 run "$SDTOOL" hsm status --json "${C[@]}"
+check "... the JSON report fits the shared schema" $PY "$E2E/json_valid.py" \
+	"$E2E/../../docs/sd-json.schema.json" "$T/out" hsm
 check "... and in JSON, each with its error" [ "$(jget "$T/out" \
 	'(j["ok"], j["download"]["error"]["code"], j["upload"]["error"]["code"])')" = \
 	"(False, 'query_failed', 'query_failed')" ]
@@ -154,6 +158,12 @@ assert json.load(open(sys.argv[1]))["value"] == json.load(open(sys.argv[2]))["va
 		"$D/uploaded.json" "$V/$folder/upload_request.json"
 	check "$folder: no 404" [ "$(log ' -> 404')" = 0 ]
 	expect_out "$folder: hsm wait: the restore is over" 0 '^upload: Succ' "$SDTOOL" hsm wait "${C[@]}"
+	expect "$folder: hsm wait --json" 0 "$SDTOOL" hsm wait --json "${C[@]}"
+	check "$folder: ... fits the shared schema" $PY "$E2E/json_valid.py" \
+		"$E2E/../../docs/sd-json.schema.json" "$T/out" hsm
+	check "$folder: ... status in snake_case, the service's word beside it" \
+		[ "$(jget "$T/out" '(j["status"], j["service_status"])')" = "$([ "$year" = 2020 ] && \
+		echo "('succeeded', 'Succeeded')" || echo "('success', 'Success')")" ]
 done
 
 # --- azure-cli's one-step upload, keys on a SoftHSM2 token ------------------------
