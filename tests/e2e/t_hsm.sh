@@ -171,6 +171,20 @@ expect_err "--hsm-name must be an HSM's name" 2 'letters, digits and hyphens' \
 expect_err "--hsm-name and --hsm-url together" 2 'one of them' \
 	"$SDTOOL" hsm status --hsm-name contoso --hsm-url "$URL"
 
+# azure-cli's one-step upload: the simulated HSM checks that the blob made
+# here restores exactly what it activated
+serve "$T/hsm9" || exit 1
+expect "activate another simulated HSM" 0 "$SDTOOL" hsm download "${C[@]}" "${P[@]}" \
+	--sd-wrapping-keys "${CERTS[@]}" --sd-quorum 2 --security-domain-file "$T/sd9.json"
+expect_err "one step: too few keys for the quorum" 2 'this SD file needs 2 keys; 1 given' \
+	"$SDTOOL" hsm upload "${C[@]}" "${P[@]}" --sd-file "$T/sd9.json" --sd-wrapping-keys "$OFF/cert_0.key"
+expect_err "one step: a blob given with keys is refused" 1 'is a restore blob already' \
+	"$SDTOOL" hsm upload "${C[@]}" "${P[@]}" --sd-file "$ON/restore-blob.json" --sd-wrapping-keys "$OFF/cert_0.key" "$OFF/cert_1.key"
+expect_out "one step: SD file and keys, the blob made here and uploaded" 0 'restored \(status Success: The resource is active.\)' \
+	"$SDTOOL" hsm upload "${C[@]}" "${P[@]}" --sd-file "$T/sd9.json" --sd-wrapping-keys "$OFF/cert_1.key" "$OFF/cert_2.key"
+check "... the simulator confirms the restored data" [ "$(jget "$T/hsm9/state.json" 'j["status"]')" = restored ]
+check "... no blob left behind" no_temp_files "$T"
+
 # --- certificate sets the service would refuse: refused before sending -------
 serve "$T/hsm2" || exit 1
 make_keys "$T/many" 11 >/dev/null
