@@ -129,6 +129,16 @@ cli_warn(const char *fmt, ...)
 	va_end(ap);
 }
 
+void
+cli_warn_quorum(unsigned required, size_t shares)
+{
+	if (shares > 0 && required == shares)
+		cli_warn("a quorum of %u of %zu: every officer is needed, so one "
+		    "lost key, card or passphrase loses the security domain "
+		    "and every key of the HSM; a quorum of %u of %zu survives "
+		    "one loss", required, shares, required - 1, shares);
+}
+
 int
 cli_core_error(int code, const struct sd_err *e, const char *what, ...)
 {
