@@ -23,6 +23,7 @@ struct sheet {
 	int bits;                          /* RSA key size */
 	const char *key_name;              /* for the printed restore command */
 	const char *cert_name;             /* likewise; NULL when none */
+	int compact;                       /* format 2: parts = secret, public */
 };
 
 enum sheet_paper { SHEET_A4, SHEET_LETTER };
@@ -43,7 +44,7 @@ int sheet_text(const struct sheet *s, struct sd_secret **out);
  * Draw every QR code of parts as an image, read it back with zbar, and
  * compare: so no sheet is written whose codes do not read.  0 or -1.
  */
-int sheet_qr_selfcheck(const struct escrow_parts *parts);
+int sheet_qr_selfcheck(const struct escrow_parts *parts, int compact);
 
 /*
  * Read the QR codes of a PNG image, passing each one's text to fn (which
