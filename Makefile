@@ -8,7 +8,8 @@
 #   make demo       a complete simulated ceremony, told as a story
 #   make bench      sdtool against azure-cli and an openssl floor; verify
 #                   of 252 quorums; libraries linked by each program
-#   make install    PREFIX, DESTDIR, BINDIR, LIBEXECDIR, MANDIR are honoured
+#   make install    PREFIX, DESTDIR, BINDIR, LIBEXECDIR, MANDIR, DATADIR
+#                   (ceremonies, scripts, JSON schema), BASHCOMPDIR are honoured
 #   make install-offline   only sdtool and its pages, no helper programs
 
 PREFIX ?= /usr/local
@@ -16,6 +17,7 @@ DESTDIR ?=
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 LIBEXECDIR ?= $(PREFIX)/libexec/sdtool
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 PKG_CONFIG ?= pkg-config
 CC ?= cc
 CFLAGS ?= -O2 -g
@@ -316,6 +318,10 @@ install-offline: $(BUILD)/sdtool
 	install -m 0644 $(CEREMONIES) $(DESTDIR)$(DATADIR)/ceremony/
 	$(if $(MAN7),install -d $(DESTDIR)$(MANDIR)/man7 && \
 		install -m 0644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/)
+	install -d $(DESTDIR)$(BASHCOMPDIR)
+	install -m 0755 ceremony/*.sh $(DESTDIR)$(DATADIR)/ceremony/
+	install -m 0644 docs/sd-json.schema.json $(DESTDIR)$(DATADIR)/
+	install -m 0644 completion/sdtool.bash $(DESTDIR)$(BASHCOMPDIR)/sdtool
 
 # The helper programs (network, simulator, paper) and their pages.
 install-helpers: $(HELPERS)
@@ -331,6 +337,9 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7)))
 	rm -f $(addprefix $(DESTDIR)$(DATADIR)/ceremony/,$(notdir $(CEREMONIES)))
+	rm -f $(addprefix $(DESTDIR)$(DATADIR)/ceremony/,$(notdir $(wildcard ceremony/*.sh)))
+	rm -f $(DESTDIR)$(DATADIR)/sd-json.schema.json
+	rm -f $(DESTDIR)$(BASHCOMPDIR)/sdtool
 
 clean:
 	rm -rf build build-san
