@@ -8,7 +8,8 @@
 #   make demo       a complete simulated ceremony, told as a story
 #   make bench      sdtool against azure-cli and an openssl floor; verify
 #                   of 252 quorums; libraries linked by each program
-#   make install    PREFIX, DESTDIR, BINDIR, LIBEXECDIR, MANDIR are honoured
+#   make install    PREFIX, DESTDIR, BINDIR, LIBEXECDIR, MANDIR, DATADIR
+#                   (ceremonies, scripts, JSON schema), BASHCOMPDIR are honoured
 #   make install-offline   only sdtool and its pages, no helper programs
 
 PREFIX ?= /usr/local
@@ -16,6 +17,7 @@ DESTDIR ?=
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 LIBEXECDIR ?= $(PREFIX)/libexec/sdtool
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 PKG_CONFIG ?= pkg-config
 CC ?= cc
 CFLAGS ?= -O2 -g
@@ -123,6 +125,11 @@ HELPER_MAN1 := man/sdtool-hsm.1 man/sdtool-sim.1 man/sdtool-escrow.1
 OFFLINE_MAN1 := $(filter-out $(HELPER_MAN1),$(MAN1))
 
 .SECONDARY:
+
+# Dependency files are made by the compiler, never by a rule (make's
+# built-in %: %.o would otherwise try to link them).
+MAKEFLAGS += --no-builtin-rules
+$(BUILD)/%.d: ;
 
 .PHONY: all offline deps deps-build vectors-present check unit e2e lint \
 	san-check demo bench install install-offline install-helpers \
@@ -314,6 +321,10 @@ install-offline: $(BUILD)/sdtool
 	install -m 0644 $(CEREMONIES) $(DESTDIR)$(DATADIR)/ceremony/
 	$(if $(MAN7),install -d $(DESTDIR)$(MANDIR)/man7 && \
 		install -m 0644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/)
+	install -d $(DESTDIR)$(BASHCOMPDIR)
+	install -m 0755 ceremony/*.sh $(DESTDIR)$(DATADIR)/ceremony/
+	install -m 0644 docs/sd-json.schema.json $(DESTDIR)$(DATADIR)/
+	install -m 0644 completion/sdtool.bash $(DESTDIR)$(BASHCOMPDIR)/sdtool
 
 # The helper programs (network, simulator, paper) and their pages.
 install-helpers: $(HELPERS)
@@ -329,6 +340,9 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7)))
 	rm -f $(addprefix $(DESTDIR)$(DATADIR)/ceremony/,$(notdir $(CEREMONIES)))
+	rm -f $(addprefix $(DESTDIR)$(DATADIR)/ceremony/,$(notdir $(wildcard ceremony/*.sh)))
+	rm -f $(DESTDIR)$(DATADIR)/sd-json.schema.json
+	rm -f $(DESTDIR)$(BASHCOMPDIR)/sdtool
 
 clean:
 	rm -rf build build-san
@@ -337,5 +351,6 @@ clean:
 -include $(CORE_OBJ:.o=.d) $(NET_OBJ:.o=.d) $(SIM_OBJ:.o=.d) \
 	$(PAPER_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(CMD_OBJ:.o=.d) \
 	$(patsubst %.o,%.d,$(call obj,sdtool/main.c $(HELPER_CMD_SRC))) \
-	$(wildcard $(BUILD)/obj/helper_*.d) \
+	$(BUILD)/obj/helper_hsm.d $(BUILD)/obj/helper_sim.d \
+	$(BUILD)/obj/helper_paper.d \
 	$(TEST_BIN:$(BUILD)/tests/%=$(BUILD)/obj/tests/unit/%.d)

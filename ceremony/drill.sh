@@ -52,7 +52,7 @@ trap stop_hsm EXIT
 trap 'exit 1' INT TERM
 mkdir -p offline online
 rm -f hsm/serve.url
-"$SDTOOL" sim serve --state hsm --retry-after 0 >hsm.log 2>&1 &
+"$SDTOOL" sim serve --state hsm >hsm.log 2>&1 &
 SERVE_PID=$!
 i=0
 while [ ! -s hsm/serve.url ] && [ $i -lt 200 ]; do

@@ -37,6 +37,13 @@ int cli_process_start(const char *who);
  */
 int cli_finish_stdout(int status);
 
+/*
+ * Was --json given to `PROGRAM VERB ...` (argv[2] on)?  Known before the
+ * verb parses its options, so that even a usage error is reported as JSON
+ * on stdout (report.h).
+ */
+int cli_json_requested(int argc, char **argv);
+
 /* The path of this executable (/proc/self/exe), or "(unknown)". */
 const char *cli_self_path(void);
 
@@ -73,6 +80,11 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "sdtool VERB: warning: <message>". */
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /*
+ * Warn when a quorum leaves no room for a loss: with required == shares
+ * (N of N), one lost key or passphrase loses the security domain.
+ */
+void cli_warn_quorum(unsigned required, size_t shares);
+/*
  * Report a core error: "sdtool VERB: <what>: <detail>" where detail is
  * e->msg if set, otherwise sd_strerror(code).  Returns EXIT_FAIL.
  */
@@ -94,6 +106,8 @@ int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * the given mode, fsync'd), which is then hard-linked to path (failing if
  * path exists) and unlinked.  On any failure nothing is left behind.
  * Returns 0, or -1 with a message already printed naming path.
+ * path "-" is standard output (refused for mode without group/other
+ * bits, i.e. a private key); the verb then prints its report elsewhere.
  */
 int cli_write_new_file(const char *path, const void *buf, size_t len,
     mode_t mode);
@@ -120,8 +134,9 @@ int cli_read_file(const char *path, size_t max, char **buf, size_t *len);
  * For keys being opened: `--password-file FILE` holds one passphrase per
  * line, the n-th line for the n-th key given; a file with a single line
  * serves every key.  Line ends at the end of the file are not lines.  A
- * file that cannot be read is reported once, not once per key.  Without one, the terminal is asked (no echo); with no
- * terminal the key fails with a message saying to use --password-file.
+ * file that cannot be read is reported once, not once per key.  Without
+ * one, the terminal is asked (no echo); with no terminal the key fails
+ * with a message saying to use --password-file.
  */
 #define CLI_MAX_PASSFILE (64 * 1024)
 
@@ -130,6 +145,7 @@ struct cli_pass {
 	int index;          /* which key is being opened (0-based) */
 	char *text;         /* the file, read once, in guarded memory */
 	size_t len;
+	int attempt;        /* 0 first time; >0 when asked again */
 	int failed;         /* reading it failed (and was reported) */
 };
 /*
@@ -178,6 +194,7 @@ void cli_print_json(const void *json_t_value);
  * cli_error() and cli_warn() already render their whole message.
  */
 const char *cli_text(const char *s);
+void cli_text_clear(void);
 
 /*
  * Test-only: with SDTOOL_TEST_LIVE_SECRETS set in the environment, print
@@ -185,7 +202,6 @@ const char *cli_text(const char *s);
  * test can prove secrets are wiped as soon as their last use is done.
  */
 void cli_test_secrets(const char *when);
-void cli_text_clear(void);
 
 /*
  * A jansson string (json_t *) for text from outside: s itself when it is

@@ -31,6 +31,7 @@
 
 #include "../pki/certgen.h"
 #include "cli.h"
+#include "report.h"
 #include "../paper/sheet.h"
 #include "verbs.h"
 #include "../hw/key.h"
@@ -41,7 +42,7 @@
 #define PRINT_SYNOPSIS "--key KEY [--cert CERT] --out SHEET " \
 	"[--officer NAME] [--hsm NAME] [--index I] [--format pdf | text] " \
 	"[--paper a4 | letter] [--passphrase | --no-passphrase] " \
-	"[--password-file FILE] [--new-password-file FILE] [--json]"
+	"[--password-file FILE] [--new-password-file FILE] [--long] [--json]"
 #define RESTORE_SYNOPSIS "(--text FILE | --qr FILE ... | --scan IMAGE ...) " \
 	"--out KEY [--cert CERT] [--password-file FILE] " \
 	"[--new-password-file FILE | --no-passphrase] [--json]"
@@ -107,126 +108,40 @@ read_secret_file(const char *path, struct sd_secret **out)
 }
 
 /*
- * Opening the key file.  The key's passphrase (--password-file or the
- * terminal) is asked once; the second decoding attempt, which only tells
- * a non-RSA key from a bad file, reuses it.
+ * The RSA private key in path, as every verb opens key files (hw/), asking
+ * its passphrase if it has one; the certificate, when given, must be its.
  */
-struct key_pw {
-	struct cli_pass *pass;
-	const char *ref;
-	int asked, given, failed;
-	char *cache;          /* guarded */
-};
-
 static int
-key_pw_cb(char *buf, size_t size, size_t *len, const OSSL_PARAM params[],
-    void *arg)
+load_key(const char *path, const char *passfile, const char *cert_path,
+    EVP_PKEY **out, int *encrypted)
 {
-	struct key_pw *k = arg;
-	char *tmp;
-	size_t n;
-
-	(void)params;
-	k->asked++;
-	if (k->cache == NULL) {
-		if ((tmp = sodium_malloc(HW_MAX_PASSPHRASE)) == NULL) {
-			k->failed = 1;
-			return 0;
-		}
-		sodium_memzero(tmp, HW_MAX_PASSPHRASE);
-		if (cli_passphrase(k->pass, k->ref, tmp, HW_MAX_PASSPHRASE)
-		    != 0) {
-			sodium_free(tmp);
-			k->failed = 1;
-			return 0;
-		}
-		k->cache = tmp;
-	}
-	if ((n = strlen(k->cache)) > size) {
-		k->failed = 1;
-		return 0;
-	}
-	memcpy(buf, k->cache, n);
-	*len = n;
-	k->given++;
-	return 1;
-}
-
-static int
-decode_key(const struct sd_secret *file, const char *keytype,
-    struct key_pw *pw, EVP_PKEY **pkey)
-{
-	OSSL_DECODER_CTX *dctx;
-	const unsigned char *p = file->p;
-	size_t left = file->len;
-	int ok;
-
-	*pkey = NULL;
-	if ((dctx = OSSL_DECODER_CTX_new_for_pkey(pkey, NULL, NULL, keytype,
-	    OSSL_KEYMGMT_SELECT_KEYPAIR, NULL, NULL)) == NULL)
-		return -1;
-	ok = OSSL_DECODER_CTX_set_passphrase_cb(dctx, key_pw_cb, pw) == 1 &&
-	    OSSL_DECODER_from_data(dctx, &p, &left) == 1 && *pkey != NULL;
-	OSSL_DECODER_CTX_free(dctx);
-	if (!ok) {
-		EVP_PKEY_free(*pkey);
-		*pkey = NULL;
-	}
-	return ok ? 0 : -1;
-}
-
-/* The RSA private key in path, asking its passphrase if it has one. */
-static int
-load_key(const char *path, const char *passfile, EVP_PKEY **out,
-    int *encrypted)
-{
-	struct cli_pass pass = { passfile, 0, NULL, 0, 0 };
-	struct key_pw pw = { &pass, path, 0, 0, 0, NULL };
-	struct sd_secret *file = NULL;
-	EVP_PKEY *pkey = NULL;
-	int ret = -1;
+	struct cli_pass pass = { passfile, 0, NULL, 0, 0, 0 };
+	struct hw_open_opts opts = { .passphrase = cli_passphrase,
+	    .passphrase_ctx = &pass, .cert_path = cert_path };
+	struct sd_err e = { "" };
+	struct hw_key *k = NULL;
+	EVP_PKEY *pkey;
+	int r, ret = -1;
 
 	*out = NULL;
-	if (read_secret_file(path, &file) != 0)
-		goto out;
-	if (decode_key(file, "RSA", &pw, &pkey) != 0 &&
-	    (pw.failed || decode_key(file, NULL, &pw, &pkey) != 0)) {
-		if (pw.failed && pw.cache == NULL) {
-			/* a password file's trouble is already told */
-			if (passfile == NULL)
-				cli_error("%s: the key is encrypted and there is "
-				    "no terminal to ask its passphrase; use "
-				    "--password-file", path);
-		} else if (pw.failed)
-			cli_error("%s: passphrase longer than OpenSSL accepts",
-			    path);
-		else if (pw.given)
-			cli_error("%s: wrong passphrase", path);
-		else
-			cli_error("%s: not a private key (PEM or DER, PKCS#1 or "
-			    "PKCS#8)", path);
+	if ((r = hw_key_open(path, &opts, &k, &e)) != 0) {
+		cli_core_error(r, &e, "%s", path);
 		goto out;
 	}
-	if (!EVP_PKEY_is_a(pkey, "RSA")) {
-		cli_error("%s: not an RSA key (%s); only RSA wrapping keys are "
-		    "escrowed", path, EVP_PKEY_get0_type_name(pkey));
+	if ((pkey = hw_key_pkey(k)) == NULL) {
+		cli_error("%s: the private key is not in a file this machine "
+		    "reads (a token's or a YubiKey-wrapped key): it cannot be "
+		    "put on paper", path);
 		goto out;
 	}
-	if (EVP_PKEY_get_bits(pkey) < MIN_RSA_BITS) {
-		cli_error("%s: RSA-%d; a wrapping key has at least %d bits", path,
-		    EVP_PKEY_get_bits(pkey), MIN_RSA_BITS);
+	if (!EVP_PKEY_up_ref(pkey))
 		goto out;
-	}
-	*encrypted = pw.given > 0;
+	*encrypted = (hw_key_flags(k) & HW_KEY_ENCRYPTED) != 0;
 	*out = pkey;
-	pkey = NULL;
 	ret = 0;
  out:
-	ERR_clear_error();
-	EVP_PKEY_free(pkey);
-	sodium_free(pw.cache);
+	hw_key_free(k);
 	cli_pass_clear(&pass);
-	sd_secret_free(file);
 	return ret;
 }
 
@@ -303,6 +218,21 @@ cert_x5t_raw(X509 *cert, uint8_t out[static ESCROW_HASH_LEN])
 }
 
 /* "CN=...,O=..." in UTF-8, cut at a character boundary to fit a sheet. */
+/* One report object: the verb's fields after verb, ok, error, version. */
+static void
+print_escrow_report(json_t *fields)
+{
+	json_t *rep = report_new("escrow");
+
+	if (rep != NULL) {
+		json_object_update(rep, fields);
+		report_set_ok(rep, 1);
+		report_print(rep);
+	}
+	json_decref(rep);
+	json_decref(fields);
+}
+
 static void
 cert_subject(X509 *cert, char out[static ESCROW_MAX_SUBJECT + 1])
 {
@@ -391,11 +321,22 @@ iso_time(uint64_t t, char out[static 32])
 		out[0] = '\0';
 }
 
+/*
+ * The paper library's reason, if it gave one: a callback of ours that
+ * stopped a scan has said why already.
+ */
+static void
+paper_error(const struct sd_err *e)
+{
+	if (e->msg[0] != '\0')
+		cli_error("%s", e->msg);
+}
+
 /* --- print ------------------------------------------------------------- */
 
 enum { O_KEY = 1, O_CERT, O_OUT, O_OFFICER, O_HSM, O_INDEX, O_FORMAT,
 	O_PAPER, O_PASS, O_NOPASS, O_PASSFILE, O_NEWPASSFILE, O_JSON, O_TEXT,
-	O_QR, O_SCAN };
+	O_QR, O_SCAN, O_LONG };
 
 static const struct opt print_opts[] = {
 	{ O_KEY, "key", 0, OPT_VALUE, "KEY", "the private key file to escrow" },
@@ -420,6 +361,8 @@ static const struct opt print_opts[] = {
 	    "the key file's passphrase, from FILE's first line" },
 	{ O_NEWPASSFILE, "new-password-file", 0, OPT_VALUE, "FILE",
 	    "the sheet's new passphrase, from FILE's first line" },
+	{ O_LONG, "long", 0, OPT_FLAG, NULL,
+	    "the long sheet of format 1: the whole key, several pages" },
 	{ O_JSON, "json", 0, OPT_FLAG, NULL, "report as JSON" },
 	{ 0, NULL, 0, 0, NULL, NULL }
 };
@@ -427,7 +370,7 @@ static const struct opt print_opts[] = {
 struct print_args {
 	const char *key, *cert, *out, *officer, *hsm, *passfile, *newpassfile;
 	long index;
-	int have_index, text, letter, pass, no_pass, json;
+	int have_index, text, letter, pass, no_pass, json, long_format;
 };
 
 static int
@@ -476,6 +419,7 @@ print_parse(int argc, char **argv, struct print_args *a)
 		case O_NOPASS: a->no_pass = 1; break;
 		case O_PASSFILE: a->passfile = val; break;
 		case O_NEWPASSFILE: a->newpassfile = val; break;
+		case O_LONG: a->long_format = 1; break;
 		case O_JSON: a->json = 1; break;
 		case OPT_HELP:
 			cli_usage(stdout, PRINT_SYNOPSIS, print_opts);
@@ -549,8 +493,10 @@ print_selfcheck(const struct sd_secret *payload, const struct sd_secret *text,
 		    "sheet", e.msg);
 		goto out;
 	}
-	if (pdf && sheet_qr_selfcheck(parts) != 0)
+	if (pdf && sheet_qr_selfcheck(parts, 0, &e) != 0) {
+		paper_error(&e);
 		goto out;
+	}
 	ret = 0;
  out:
 	escrow_qr_set_free(set);
@@ -570,9 +516,10 @@ print_report(const struct print_args *a, const struct escrow_header *h,
 	escrow_b32_encode(h->sheet_id, ESCROW_ID_LEN, id);
 	if (a->json) {
 		iso_time(h->created, when);
-		o = json_pack("{s:o, s:s, s:s?, s:i, s:s, s:o, s:o, s:s?, s:o, "
-		    "s:s, s:s, s:s, s:i, s:b, s:o, s:i, s:i}",
-		    "sheet", cli_json_text(a->out),
+		o = json_pack("{s:o, s:i, s:s, s:s?, s:i, s:s, s:o, s:o, s:s?, "
+		    "s:o, s:s, s:s, s:s, s:i, s:b, s:o, s:i, s:i}",
+		    "sheet", cli_json_text(a->out), "sheet_format",
+		    h->format == 0 ? ESCROW_FORMAT_VERSION : h->format,
 		    "format", a->text ? "text" : "pdf",
 		    "paper", a->text ? NULL : a->letter ? "letter" : "a4",
 		    "pages", pages, "sheet_id", id, "key", cli_json_text(a->key),
@@ -589,8 +536,7 @@ print_report(const struct print_args *a, const struct escrow_header *h,
 			cli_error("out of memory");
 			return;
 		}
-		cli_print_json(o);
-		json_decref(o);
+		print_escrow_report(o);
 		return;
 	}
 	if (a->text)
@@ -617,6 +563,135 @@ print_report(const struct print_args *a, const struct escrow_header *h,
 	    "--text), then\ndelete %s: it is a copy of the key.\n", a->out);
 }
 
+/*
+ * A compact sheet: the smaller prime, sealed, and the public code with
+ * the certificate.  The key is rebuilt from them before anything is
+ * printed, and must be the key given.  *parts: the secret code, then the
+ * public one.  1 (nothing printed) when the certificate is too long for
+ * the public code.
+ */
+static int
+seal_compact(struct escrow_header *h, EVP_PKEY *pkey, X509 *cert,
+    const char *pass, const struct escrow_kdf *kdf,
+    struct sd_secret **payload, struct escrow_parts **parts)
+{
+	struct escrow_parts *pp = NULL;
+	struct sd_secret *prime = NULL, *back = NULL, *der = NULL, *orig = NULL;
+	struct sd_secret *qr = NULL;
+	struct sd_err e = { "" };
+	unsigned char *cder = NULL;
+	char *pub = NULL;
+	int n, r, ret = -1;
+
+	*payload = NULL;
+	*parts = NULL;
+	if ((r = escrow_rsa_prime(pkey, &prime, &h->bits, &h->rsa_flags,
+	    &e)) != 0) {
+		cli_core_error(r, &e, "the key");
+		goto out;
+	}
+	sd_random(NULL, h->sheet_id, sizeof(h->sheet_id));
+	if ((n = i2d_X509(cert, &cder)) <= 0) {
+		cli_error("the certificate cannot be encoded");
+		goto out;
+	}
+	if ((r = escrow_public_encode(h, cder, (size_t)n, &pub, &e)) ==
+	    SD_ERR_LIMIT) {
+		ret = 1;
+		goto out;
+	}
+	if (r != 0 ||
+	    (r = escrow_seal_compact(h, prime->p, prime->len, pass, kdf, NULL,
+	    payload, &e)) != 0 ||
+	    (r = escrow_secret_qr((*payload)->p, (*payload)->len, &qr,
+	    &e)) != 0) {
+		cli_core_error(r, &e, "making the sheet");
+		goto out;
+	}
+	/* the key must come back from what the sheet carries */
+	if ((r = escrow_rsa_rebuild(prime->p, prime->len, h->rsa_flags,
+	    X509_get0_pubkey(cert), &back, &e)) != 0) {
+		cli_core_error(r, &e, "rebuilding the key from its prime");
+		goto out;
+	}
+	if (key_der(pkey, &orig) != 0)
+		goto out;
+	if (orig->len != back->len ||
+	    sodium_memcmp(orig->p, back->p, orig->len) != 0)
+		cli_warn("the key's private exponent is not the one OpenSSL "
+		    "computes; the restored key will be an equivalent key with "
+		    "other bytes");
+	if ((pp = calloc(1, sizeof(*pp))) == NULL ||
+	    (pp->text[0] = sodium_malloc(qr->len + 1)) == NULL ||
+	    (pp->n = 1, pp->text[1] = sodium_malloc(strlen(pub) + 1)) == NULL) {
+		cli_error("out of locked memory");
+		goto out;
+	}
+	pp->n = 2;
+	memcpy(pp->text[0], qr->p, qr->len);
+	pp->text[0][qr->len] = '\0';
+	memcpy(pp->text[1], pub, strlen(pub) + 1);
+	*parts = pp;
+	pp = NULL;
+	ret = 0;
+ out:
+	if (ret != 0) {
+		sd_secret_free(*payload);
+		*payload = NULL;
+	}
+	escrow_parts_free(pp);
+	sd_secret_free(prime);
+	sd_secret_free(back);
+	sd_secret_free(der);
+	sd_secret_free(orig);
+	sd_secret_free(qr);
+	OPENSSL_free(cder);
+	free(pub);
+	return ret;
+}
+
+/* The compact sheet's codes and typed copy read back. */
+static int
+compact_selfcheck(const struct sd_secret *payload, const struct sd_secret *text,
+    const struct escrow_parts *parts, const struct escrow_header *h, int pdf)
+{
+	struct escrow_text_report rep;
+	struct escrow_header ph;
+	struct sd_secret *a = NULL, *b = NULL;
+	struct sd_err e = { "" };
+	uint8_t *cert = NULL;
+	size_t clen = 0;
+	int ret = -1;
+
+	if (escrow_text_decode((const char *)text->p, text->len, &rep, &a,
+	    &e) != 0 || a->len != payload->len ||
+	    sodium_memcmp(a->p, payload->p, payload->len) != 0) {
+		cli_error("the typed copy does not read back (%s); not writing "
+		    "the sheet", e.msg);
+		goto out;
+	}
+	if (escrow_secret_qr_decode(parts->text[0], strlen(parts->text[0]), &b,
+	    &e) != 0 || b->len != payload->len ||
+	    sodium_memcmp(b->p, payload->p, payload->len) != 0 ||
+	    escrow_public_decode(parts->text[1], strlen(parts->text[1]), &ph,
+	    &cert, &clen, &e) != 0 ||
+	    memcmp(ph.x5t_256, h->x5t_256, ESCROW_HASH_LEN) != 0) {
+		cli_error("the QR codes do not read back (%s); not writing the "
+		    "sheet", e.msg);
+		goto out;
+	}
+	if (pdf && sheet_qr_selfcheck(parts, 1, &e) != 0) {
+		paper_error(&e);
+		goto out;
+	}
+	ret = 0;
+ out:
+	free(cert);
+	sd_secret_free(a);
+	sd_secret_free(b);
+	return ret;
+}
+
 static int
 escrow_print(int argc, char **argv)
 {
@@ -632,7 +707,8 @@ escrow_print(int argc, char **argv)
 	EVP_PKEY *pkey = NULL;
 	X509 *cert = NULL;
 	char *cert_path = NULL, *pass = NULL, x5t[SD_X5T_SIZE];
-	int r, bits, key_encrypted = 0, pages = 0, no_cert = 0, ret = EXIT_FAIL;
+	int r, bits, key_encrypted = 0, pages = 0, compact, no_cert = 0;
+	int ret = EXIT_FAIL;
 
 	if ((r = print_parse(argc, argv, &a)) != 0)
 		return r < 0 ? EXIT_OK : r;
@@ -651,7 +727,8 @@ escrow_print(int argc, char **argv)
 		cli_core_error(r, &e, "%s", cert_path);
 		goto out;
 	}
-	if (load_key(a.key, a.passfile, &pkey, &key_encrypted) != 0)
+	if (load_key(a.key, a.passfile, no_cert ? NULL : cert_path, &pkey,
+	    &key_encrypted) != 0)
 		goto out;
 	if (no_cert) {
 		cli_warn("%s: no certificate beside the key (%s); the sheet "
@@ -660,12 +737,17 @@ escrow_print(int argc, char **argv)
 		cert_path = NULL;
 	}
 	bits = EVP_PKEY_get_bits(pkey);
-	if (cert != NULL && EVP_PKEY_eq(X509_get0_pubkey(cert), pkey) != 1) {
-		cli_error("%s: does not match its certificate %s", a.key,
-		    cert_path);
-		goto out;
-	}
-	if (key_der(pkey, &der) != 0)
+	/*
+	 * The compact sheet needs the certificate (for the public half) and
+	 * fits RSA up to 4096 bits on one page; otherwise format 1.
+	 */
+	compact = cert != NULL && bits <= ESCROW_COMPACT_MAX_BITS &&
+	    !a.long_format;
+	if (!compact && !a.long_format)
+		cli_warn("%s: %s; printing the long sheet (the whole key, "
+		    "several pages)", a.key, cert == NULL ? "no certificate, "
+		    "which a compact sheet needs" : "larger than RSA-4096");
+	if (!compact && key_der(pkey, &der) != 0)
 		goto out;
 
 	memset(&h, 0, sizeof(h));
@@ -705,31 +787,53 @@ escrow_print(int argc, char **argv)
 		    "holds the key", a.out);
 
 	escrow_kdf_default(&kdf);
-	if ((r = escrow_seal(&h, der->p, der->len, pass, &kdf, NULL, &payload,
-	    &e)) != 0) {
+	if (compact && (r = seal_compact(&h, pkey, cert, pass, &kdf, &payload,
+	    &parts)) != 0) {
+		if (r < 0)
+			goto out;
+		/* a certificate too long for the PUBLIC code */
+		cli_warn("%s: its certificate is too long for a compact sheet's "
+		    "PUBLIC code; printing the long sheet (the whole key, several "
+		    "pages)", a.key);
+		compact = 0;
+		memset(h.sheet_id, 0, sizeof(h.sheet_id));
+		h.bits = 0;
+		h.rsa_flags = 0;
+		h.format = 0;
+		if (key_der(pkey, &der) != 0)
+			goto out;
+	}
+	if (compact)
+		;
+	else if ((r = escrow_seal(&h, der->p, der->len, pass, &kdf, NULL,
+	    &payload, &e)) != 0 ||
+	    (r = escrow_qr_split(payload->p, payload->len, &parts, &e)) != 0) {
 		cli_core_error(r, &e, "%s", a.key);
 		goto out;
 	}
-	if ((r = escrow_qr_split(payload->p, payload->len, &parts, &e)) != 0 ||
-	    (r = escrow_text_encode(payload->p, payload->len, &text, &e)) != 0) {
+	if ((r = escrow_text_encode(payload->p, payload->len, &text, &e)) != 0) {
 		cli_core_error(r, &e, "encoding the sheet");
 		goto out;
 	}
-	if (print_selfcheck(payload, text, parts, !a.text) != 0)
+	if (compact ? compact_selfcheck(payload, text, parts, &h, !a.text) != 0 :
+	    print_selfcheck(payload, text, parts, !a.text) != 0)
 		goto out;
 
 	memset(&s, 0, sizeof(s));
 	s.h = &h;
 	s.parts = parts;
 	s.text = (const char *)text->p;
-	s.n_lines = escrow_text_lines(payload->len);
+	s.n_lines = escrow_text_lines_of(payload->p, payload->len);
+	s.compact = compact;
 	s.bits = bits;
 	s.key_name = base_name(a.key);
 	s.cert_name = cert_path != NULL ? base_name(cert_path) : NULL;
-	if (a.text ? sheet_text(&s, &sheet) != 0 :
+	if (a.text ? sheet_text(&s, &sheet, &e) != 0 :
 	    sheet_pdf(&s, a.letter ? SHEET_LETTER : SHEET_A4, &sheet,
-	    &pages) != 0)
+	    &pages, &e) != 0) {
+		paper_error(&e);
 		goto out;
+	}
 	/* it is a copy of the key, encrypted or not: 0600 like the key */
 	if (cli_write_new_file(a.out, sheet->p, sheet->len, 0600) != 0)
 		goto out;
@@ -863,11 +967,42 @@ restore_parse(int argc, char **argv, int check, struct restore_args *a)
 	return 0;
 }
 
+/* A compact sheet's public code: its description and certificate. */
+struct pub_code {
+	int have;
+	struct escrow_header h;
+	uint8_t *cert;
+	size_t cert_len;
+};
+
+static void
+pub_code_clear(struct pub_code *pc)
+{
+	free(pc->cert);
+	memset(pc, 0, sizeof(*pc));
+}
+
+/* Does a code's text (zbarimg's prefix allowed) begin with TAG/? */
+static int
+has_tag(const char *text, size_t len, const char *tag)
+{
+	size_t tl = strlen(tag);
+
+	if (len > 8 && memcmp(text, "QR-Code:", 8) == 0) {
+		text += 8;
+		len -= 8;
+	}
+	return len > tl && memcmp(text, tag, tl) == 0 && text[tl] == '/';
+}
+
 /* Reading QR codes from files and images into one set. */
 struct qr_ctx {
 	struct escrow_qr_set *set;
 	const char *where;     /* the file or image */
 	size_t line;           /* in a text file; 0 for an image */
+	struct sd_secret *secret;   /* a compact sheet's secret code */
+	struct pub_code pub;        /* and its public code */
+	int only_public;            /* --cert: take the public code only */
 };
 
 static int
@@ -875,9 +1010,36 @@ qr_add_fn(void *arg, const char *text, size_t len)
 {
 	struct qr_ctx *q = arg;
 	struct sd_err e = { "" };
+	struct pub_code pc;
 	int r;
 
-	if ((r = escrow_qr_add(q->set, text, len, &e)) == 0)
+	if (has_tag(text, len, ESCROW_PUBLIC_TAG)) {
+		memset(&pc, 0, sizeof(pc));
+		if ((r = escrow_public_decode(text, len, &pc.h, &pc.cert,
+		    &pc.cert_len, &e)) == 0 && q->pub.have &&
+		    (pc.cert_len != q->pub.cert_len ||
+		    memcmp(pc.cert, q->pub.cert, pc.cert_len) != 0 ||
+		    memcmp(pc.h.sheet_id, q->pub.h.sheet_id, ESCROW_ID_LEN) != 0))
+			r = sd_err_set(&e, SD_ERR_FORMAT, "the public QR code of "
+			    "another sheet");
+		if (r == 0 && !q->pub.have) {
+			pc.have = 1;
+			q->pub = pc;
+			return 0;
+		}
+		free(pc.cert);
+		if (r == 0)
+			return 0;   /* the same public code again: harmless */
+	} else if (q->only_public)
+		return 0;
+	else if (has_tag(text, len, ESCROW_SECRET_TAG)) {
+		if (q->secret != NULL)
+			r = sd_err_set(&e, SD_ERR_FORMAT, "the secret QR code is "
+			    "given twice");
+		else if ((r = escrow_secret_qr_decode(text, len, &q->secret,
+		    &e)) == 0)
+			return 0;
+	} else if ((r = escrow_qr_add(q->set, text, len, &e)) == 0)
 		return 0;
 	if (q->line > 0)
 		cli_core_error(r, &e, "%s: line %zu", q->where, q->line);
@@ -918,7 +1080,8 @@ gather_text(const char *path, struct sd_secret **payload)
 }
 
 static int
-gather_qr(const struct restore_args *a, struct sd_secret **payload)
+gather_qr(const struct restore_args *a, struct sd_secret **payload,
+    struct pub_code *pub)
 {
 	struct escrow_qr_set *set = NULL;
 	struct sd_secret *file = NULL;
@@ -928,6 +1091,7 @@ gather_qr(const struct restore_args *a, struct sd_secret **payload)
 	size_t i, have, of;
 	int n, r, ret = -1;
 
+	memset(&q, 0, sizeof(q));
 	if (escrow_qr_set_new(&set) != 0) {
 		cli_error("out of memory");
 		return -1;
@@ -937,8 +1101,11 @@ gather_qr(const struct restore_args *a, struct sd_secret **payload)
 		q.where = a->files[i];
 		q.line = 0;
 		if (a->src == SRC_SCAN) {
-			if ((n = sheet_scan_png(a->files[i], qr_add_fn, &q)) < 0)
+			if ((n = sheet_scan_png(a->files[i], qr_add_fn, &q,
+			    &e)) < 0) {
+				paper_error(&e);
 				goto out;
+			}
 			if (n == 0)
 				cli_warn("%s: no QR code found", a->files[i]);
 			continue;
@@ -960,6 +1127,26 @@ gather_qr(const struct restore_args *a, struct sd_secret **payload)
 		sd_secret_free(file);
 		file = NULL;
 	}
+	escrow_qr_count(set, &have, &of);
+	if (q.secret != NULL && have > 0) {
+		cli_error("the codes given are of two sheets: a compact sheet's "
+		    "and %zu of a long sheet's", have);
+		goto out;
+	}
+	if (q.secret != NULL) {
+		*payload = q.secret;
+		q.secret = NULL;
+		*pub = q.pub;
+		memset(&q.pub, 0, sizeof(q.pub));
+		ret = 0;
+		goto out;
+	}
+	if (q.pub.have && have == 0) {
+		cli_error("%s: only the PUBLIC QR code of a compact sheet; the "
+		    "secret code (marked SECRET) is missing", a->src == SRC_SCAN ?
+		    "the images given" : "the QR texts given");
+		goto out;
+	}
 	if ((r = escrow_qr_join(set, payload, &e)) != 0) {
 		escrow_qr_count(set, &have, &of);
 		cli_core_error(r, &e, "%s", have == 0 ? "no sheet" :
@@ -968,8 +1155,89 @@ gather_qr(const struct restore_args *a, struct sd_secret **payload)
 	}
 	ret = 0;
  out:
+	sd_secret_free(q.secret);
+	pub_code_clear(&q.pub);
 	sd_secret_free(file);
 	escrow_qr_set_free(set);
+	return ret;
+}
+
+/*
+ * --cert: a certificate file (PEM or DER), or a compact sheet's PUBLIC QR
+ * code, as text (zbarimg's output) or in a scanned PNG image.
+ */
+static int
+load_cert_arg(const char *path, X509 **cert, struct pub_code *pub)
+{
+	static const uint8_t png[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a,
+		'\n' };
+	struct qr_ctx q;
+	struct sd_err e = { "" };
+	uint8_t head[8];
+	const unsigned char *d;
+	const char *found;
+	FILE *f;
+	size_t n = 0;
+	char *buf = NULL;
+	int r, ret = -1;
+
+	*cert = NULL;
+	memset(&q, 0, sizeof(q));
+	q.only_public = 1;
+	q.where = path;
+	if ((f = fopen(path, "rb")) == NULL) {
+		cli_error("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if ((buf = malloc(ESC_MAX_INPUT + 1)) == NULL) {
+		fclose(f);
+		cli_error("out of memory");
+		return -1;
+	}
+	n = fread(buf, 1, ESC_MAX_INPUT, f);
+	fclose(f);
+	buf[n] = '\0';
+	memcpy(head, buf, n < sizeof(head) ? n : sizeof(head));
+	if (n >= sizeof(head) && memcmp(head, png, sizeof(png)) == 0) {
+		if (sheet_scan_png(path, qr_add_fn, &q, &e) < 0) {
+			paper_error(&e);
+			goto out;
+		}
+		if (!q.pub.have) {
+			cli_error("%s: no PUBLIC QR code of an escrow sheet found",
+			    path);
+			goto out;
+		}
+	} else if ((found = strstr(buf, ESCROW_PUBLIC_TAG "/")) != NULL) {
+		const char *nl = strchr(found, '\n');
+
+		if (qr_add_fn(&q, found, nl != NULL ? (size_t)(nl - found) :
+		    strlen(found)) != 0)
+			goto out;
+	} else {
+		if ((r = pki_cert_load(path, cert, &e)) != 0) {
+			cli_core_error(r, &e, "%s", path);
+			goto out;
+		}
+		ret = 0;
+		goto out;
+	}
+	d = q.pub.cert;
+	if ((*cert = d2i_X509(NULL, &d, (long)q.pub.cert_len)) == NULL ||
+	    d != q.pub.cert + q.pub.cert_len) {
+		X509_free(*cert);
+		*cert = NULL;
+		cli_error("%s: the PUBLIC QR code's certificate cannot be "
+		    "decoded", path);
+		goto out;
+	}
+	*pub = q.pub;
+	memset(&q.pub, 0, sizeof(q.pub));
+	ret = 0;
+ out:
+	ERR_clear_error();
+	pub_code_clear(&q.pub);
+	free(buf);
 	return ret;
 }
 
@@ -978,33 +1246,40 @@ restore_report(const struct restore_args *a, const struct escrow_header *h,
     int bits, const char *cert, int key_encrypted)
 {
 	char id[ESCROW_ID_CHARS + 1], when[32], x5t[44];
+	/* a compact sheet typed back: its description is on the paper only */
+	int known = !sodium_is_zero(h->sheet_id, ESCROW_ID_LEN);
 	json_t *o;
 
-	escrow_b32_encode(h->sheet_id, ESCROW_ID_LEN, id);
+	if (known)
+		escrow_b32_encode(h->sheet_id, ESCROW_ID_LEN, id);
+	else
+		snprintf(id, sizeof(id), "(compact, typed)");
 	if (h->has_cert)
 		sheet_b64url(h->x5t_256, x5t);
 	if (a->json) {
 		iso_time(h->created, when);
-		o = json_pack("{s:o, s:b, s:s, s:s, s:s, s:s, s:s, s:o, s:s, "
-		    "s:s?, s:i, s:b, s:b, s:s?, s:b, s:s}",
+		o = json_pack("{s:o, s:b, s:s, s:i, s:s?, s:s?, s:s, s:s, s:o, "
+		    "s:s, s:s?, s:i, s:b, s:b, s:o, s:b, s:s}",
 		    "key", cli_json_text(a->check ? NULL : a->out),
 		    "written", !a->check,
-		    "source", source_name(a->src), "sheet_id", id,
-		    "created", when, "officer", h->officer, "hsm", h->hsm,
+		    "source", source_name(a->src), "sheet_format",
+		    h->format == 0 ? ESCROW_FORMAT_VERSION : h->format,
+		    "sheet_id", known ? id : NULL,
+		    "created", known ? when : NULL, "officer", h->officer,
+		    "hsm", h->hsm,
 		    "key_index", h->key_index == ESCROW_NO_INDEX ? json_null() :
 		    json_integer(h->key_index),
 		    "subject", h->subject,
 		    "x5t_256", h->has_cert ? x5t : NULL,
 		    "bits", bits, "sheet_encrypted", h->encrypted,
 		    "key_encrypted", !a->check && key_encrypted,
-		    "cert", cert, "cert_checked", cert != NULL,
-		    "version", h->version);
+		    "cert", cli_json_text(cert), "cert_checked", cert != NULL,
+		    "sheet_sdtool_version", h->version);
 		if (o == NULL) {
 			cli_error("out of memory");
 			return;
 		}
-		cli_print_json(o);
-		json_decref(o);
+		print_escrow_report(o);
 		return;
 	}
 	if (a->check)
@@ -1030,7 +1305,9 @@ restore_report(const struct restore_args *a, const struct escrow_header *h,
 	else if (cert != NULL)
 		printf("  matches the certificate %s\n", cli_text(cert));
 	sheet_time(h->created, when);
-	printf("  printed   %s by sdtool %s\n", when, cli_text(h->version));
+	if (known)
+		printf("  printed   %s by sdtool %s\n", when,
+		    cli_text(h->version));
 	if (!a->check && !key_encrypted)
 		printf("The key file is NOT encrypted.\n");
 }
@@ -1040,50 +1317,107 @@ escrow_restore(int argc, char **argv, int check)
 {
 	struct restore_args a;
 	struct escrow_header h;
-	struct cli_pass pass = { NULL, 0, NULL, 0, 0 };
-	struct sd_secret *payload = NULL, *der = NULL;
+	struct cli_pass pass = { NULL, 0, NULL, 0, 0, 0 };
+	struct sd_secret *payload = NULL, *der = NULL, *prime = NULL;
 	struct sd_err e = { "" };
+	struct pub_code pub, cpub;
 	EVP_PKEY *pkey = NULL;
 	X509 *cert = NULL;
+	const unsigned char *cd;
 	uint8_t x5t_raw[ESCROW_HASH_LEN];
+	const char *cert_name;
 	char id[ESCROW_ID_CHARS + 1], ref[64], when[32];
 	char *sheet_pass = NULL, *new_pass = NULL, *pem = NULL;
 	char have[44], want[44];
 	size_t pem_len = 0;
 	int r, ret = EXIT_FAIL;
 
+	memset(&pub, 0, sizeof(pub));
+	memset(&cpub, 0, sizeof(cpub));
 	if ((r = restore_parse(argc, argv, check, &a)) != 0)
 		return r < 0 ? EXIT_OK : r;
 	if (!check && cli_refuse_existing(a.out) != 0)
 		return EXIT_FAIL;
-	if (a.cert != NULL && (r = pki_cert_load(a.cert, &cert, &e)) != 0) {
-		cli_core_error(r, &e, "%s", a.cert);
+	if (a.cert != NULL && load_cert_arg(a.cert, &cert, &cpub) != 0)
 		goto out;
-	}
+	cert_name = a.cert;
 
 	if (a.src == SRC_TEXT ? gather_text(a.files[0], &payload) != 0 :
-	    gather_qr(&a, &payload) != 0)
+	    gather_qr(&a, &payload, &pub) != 0)
 		goto out;
 	if ((r = escrow_peek(payload->p, payload->len, &h, &e)) != 0) {
 		cli_core_error(r, &e, "the sheet");
 		goto out;
 	}
+	if (h.format == ESCROW_COMPACT_VERSION) {
+		/* the public half: the sheet's public code, or --cert's */
+		if (!pub.have && cpub.have) {
+			/*
+			 * --cert's PUBLIC code gives the certificate only: it
+			 * may be of another printing of the same key
+			 */
+			pub = cpub;
+			memset(&cpub, 0, sizeof(cpub));
+			memset(pub.h.sheet_id, 0, sizeof(pub.h.sheet_id));
+		}
+		if (pub.have && cert == NULL) {
+			cd = pub.cert;
+			if ((cert = d2i_X509(NULL, &cd, (long)pub.cert_len)) ==
+			    NULL || cd != pub.cert + pub.cert_len) {
+				ERR_clear_error();
+				cli_error("the sheet's PUBLIC QR code: its "
+				    "certificate cannot be decoded");
+				goto out;
+			}
+			cert_name = "the sheet's PUBLIC QR code";
+		} else if (pub.have && (cert_x5t_raw(cert, x5t_raw) != 0 ||
+		    memcmp(x5t_raw, pub.h.x5t_256, sizeof(x5t_raw)) != 0)) {
+			cli_error("%s: not the certificate in the sheet's PUBLIC "
+			    "QR code", a.cert);
+			goto out;
+		}
+		if (cert == NULL) {
+			cli_error("a compact sheet holds only the secret half of "
+			    "the key: give --cert with the key's certificate, or "
+			    "the sheet's PUBLIC QR code (a scan, or its text)");
+			goto out;
+		}
+		if (pub.have && !sodium_is_zero(pub.h.sheet_id,
+		    ESCROW_ID_LEN)) {
+			memcpy(h.sheet_id, pub.h.sheet_id, ESCROW_ID_LEN);
+			h.created = pub.h.created;
+			h.key_index = pub.h.key_index;
+			memcpy(h.hsm, pub.h.hsm, sizeof(h.hsm));
+			memcpy(h.officer, pub.h.officer, sizeof(h.officer));
+			memcpy(h.version, pub.h.version, sizeof(h.version));
+		}
+		cert_subject(cert, h.subject);
+	}
 	escrow_b32_encode(h.sheet_id, ESCROW_ID_LEN, id);
+	if (h.format == ESCROW_COMPACT_VERSION &&
+	    sodium_is_zero(h.sheet_id, ESCROW_ID_LEN))
+		snprintf(id, sizeof(id), "(typed, RSA-%d)", h.bits);
 	sheet_time(h.created, when);
+	/* what the sheet is, before its passphrase is asked (only then) */
 	if (!a.json && h.encrypted && a.passfile == NULL) {
-		/* what the sheet is, before its passphrase is asked */
-		fprintf(stderr, "escrow sheet %s: officer %s", id,
-		    h.officer[0] ? cli_text(h.officer) : "-");
-		if (h.key_index != ESCROW_NO_INDEX)
-			fprintf(stderr, ", key index %d", h.key_index);
-		fprintf(stderr, "%s%s, printed %s\n", h.hsm[0] ? ", HSM " : "",
-		    cli_text(h.hsm), when);
+		if (h.format == ESCROW_COMPACT_VERSION &&
+		    sodium_is_zero(h.sheet_id, ESCROW_ID_LEN)) {
+			fprintf(stderr, "compact escrow sheet, typed: RSA-%d, "
+			    "certificate %s\n", h.bits, cli_text(h.subject));
+		} else {
+			fprintf(stderr, "escrow sheet %s: officer %s", id,
+			    h.officer[0] ? cli_text(h.officer) : "-");
+			if (h.key_index != ESCROW_NO_INDEX)
+				fprintf(stderr, ", key index %d", h.key_index);
+			fprintf(stderr, "%s%s, printed %s\n", h.hsm[0] ?
+			    ", HSM " : "", cli_text(h.hsm), when);
+		}
 	}
 
 	/* another key's certificate is refused before any passphrase */
 	if (cert != NULL && h.has_cert) {
 		if (cert_x5t_raw(cert, x5t_raw) != 0) {
-			cli_error("%s: cannot compute its thumbprint", a.cert);
+			cli_error("%s: cannot compute its thumbprint", cert_name);
 			goto out;
 		}
 		if (memcmp(x5t_raw, h.x5t_256, sizeof(x5t_raw)) != 0) {
@@ -1091,7 +1425,7 @@ escrow_restore(int argc, char **argv, int check)
 			sheet_b64url(h.x5t_256, want);
 			cli_error("%s: not the certificate on the sheet, which is "
 			    "of another key (x5t_256 %s; the sheet's is %s)",
-			    a.cert, have, want);
+			    cert_name, have, want);
 			goto out;
 		}
 	}
@@ -1112,8 +1446,21 @@ escrow_restore(int argc, char **argv, int check)
 			goto out;
 		}
 	}
-	if ((r = escrow_open(payload->p, payload->len, sheet_pass, &h, &der,
-	    &e)) != 0) {
+	if (h.format == ESCROW_COMPACT_VERSION) {
+		struct escrow_header sh;
+
+		if ((r = escrow_open_compact(payload->p, payload->len,
+		    sheet_pass, &sh, &prime, &e)) != 0) {
+			cli_core_error(r, &e, "escrow sheet %s", id);
+			goto out;
+		}
+		if ((r = escrow_rsa_rebuild(prime->p, prime->len, sh.rsa_flags,
+		    X509_get0_pubkey(cert), &der, &e)) != 0) {
+			cli_core_error(r, &e, "escrow sheet %s", id);
+			goto out;
+		}
+	} else if ((r = escrow_open(payload->p, payload->len, sheet_pass, &h,
+	    &der, &e)) != 0) {
 		cli_core_error(r, &e, "escrow sheet %s", id);
 		goto out;
 	}
@@ -1123,7 +1470,7 @@ escrow_restore(int argc, char **argv, int check)
 		goto out;
 	if (cert != NULL && EVP_PKEY_eq(X509_get0_pubkey(cert), pkey) != 1) {
 		cli_error("restored key does not match the certificate %s",
-		    a.cert);
+		    cert_name);
 		goto out;
 	}
 
@@ -1154,9 +1501,13 @@ escrow_restore(int argc, char **argv, int check)
 		if (cli_write_new_file(a.out, pem, pem_len, 0600) != 0)
 			goto out;
 	}
-	restore_report(&a, &h, EVP_PKEY_get_bits(pkey), a.cert, !a.no_pass);
+	restore_report(&a, &h, EVP_PKEY_get_bits(pkey), cert != NULL ?
+	    cert_name : NULL, !a.no_pass);
 	ret = EXIT_OK;
  out:
+	pub_code_clear(&pub);
+	pub_code_clear(&cpub);
+	sd_secret_free(prime);
 	sodium_free(sheet_pass);
 	sodium_free(new_pass);
 	sodium_free(pem);
