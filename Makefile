@@ -18,7 +18,7 @@ CFLAGS ?= -O2 -g
 BUILD ?= build
 VERSION := 0.1.0
 
-PKGS := libcrypto libsodium jansson libqrencode cairo zbar libcurl \
+PKGS := libcrypto libsodium jansson libbson-1.0 libqrencode cairo zbar libcurl \
 	libmicrohttpd p11-kit-1 ykpers-1 libpcsclite fontconfig
 TEST_PKGS := cmocka
 
