@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "kbcheck.h"
 #include "keys.h"
 #include "verbs.h"
 #include "../hw/key.h"
@@ -17,9 +18,9 @@
 #include "../shares/shamir.h"
 
 #define SYNOPSIS "[--json] [--password-file FILE] --sd-file SD " \
-	"--sd-wrapping-keys KEY ..."
+	"--sd-wrapping-keys KEY ... [--key-backup FILE ...]"
 
-enum { O_JSON = 1, O_SD, O_KEYS, O_PASSFILE };
+enum { O_JSON = 1, O_SD, O_KEYS, O_PASSFILE, O_KEYBACKUP };
 
 static const struct opt opts[] = {
 	{ O_SD, "sd-file", 0, OPT_VALUE, "SD", "the security-domain file" },
@@ -27,6 +28,8 @@ static const struct opt opts[] = {
 	    "the officers' private keys (certificate beside each as .cer)" },
 	{ O_PASSFILE, "password-file", 0, OPT_VALUE, "FILE",
 	    "passphrases, one line per key in order (one line: for all)" },
+	{ O_KEYBACKUP, "key-backup", 0, OPT_LIST, "FILE",
+	    "key backups the SD file must open (az keyvault key backup)" },
 	{ O_JSON, "json", 0, OPT_FLAG, NULL, "report as JSON" },
 	{ 0, NULL, 0, 0, NULL, NULL }
 };
@@ -155,15 +158,19 @@ cmd_verify(int argc, char **argv)
 	struct keyset ks = { 0 };
 	struct quorum_result *qs = NULL;
 	const char *val, *sd_path = NULL, *passfile = NULL;
-	char **refs = NULL, desc[600], name[64];
+	char **refs = NULL, **kbfiles = NULL, desc[600], name[64];
+	size_t n_kb = 0;
+	struct kb_check kbc = { 0 };
+	const uint8_t *kbq[SD_MAX_SHARES];
 	char *text = NULL;
-	size_t len, n_refs = 0, nq = 0, n_ok = 0, n_bad_keys = 0, i;
+	size_t len, n_refs = 0, nq = 0, n_ok = 0, n_bad_keys = 0, i, j;
 	size_t opened[SD_MAX_SHARES];
 	size_t c[SD_MAX_SHARES];
 	int id, r, json = 0, ok, ret = EXIT_FAIL;
 	json_t *report;
 
-	if ((refs = calloc((size_t)argc, sizeof(*refs))) == NULL) {
+	if ((refs = calloc((size_t)argc, sizeof(*refs))) == NULL ||
+	    (kbfiles = calloc((size_t)argc, sizeof(*kbfiles))) == NULL) {
 		cli_error("out of memory");
 		return EXIT_FAIL;
 	}
@@ -173,6 +180,7 @@ cmd_verify(int argc, char **argv)
 		case O_SD: sd_path = val; break;
 		case O_KEYS: refs[n_refs++] = (char *)val; break;
 		case O_PASSFILE: passfile = val; break;
+		case O_KEYBACKUP: kbfiles[n_kb++] = (char *)val; break;
 		case O_JSON: json = 1; break;
 		case OPT_HELP:
 			ret = cli_usage(stdout, SYNOPSIS, opts);
@@ -230,8 +238,23 @@ cmd_verify(int argc, char **argv)
 			n_bad_keys++;
 	ok = len >= sd->required && n_ok == nq && n_bad_keys == 0;
 
+	/* --key-backup (issue 11): open them with a quorum that worked. */
+	if (n_kb > 0) {
+		for (i = 0; i < nq && qs[i].code != 0; i++)
+			;
+		if (i < nq)
+			for (j = 0; j < sd->required; j++)
+				kbq[j] = ks.shares[qs[i].idx[j]]->p;
+		(void)kb_check_run(sd, i < nq ? kbq : NULL, kbfiles, n_kb,
+		    &kbc);
+		ok = ok && kb_check_ok(&kbc);
+		kb_check_errors(&kbc);
+	}
+
 	if (json) {
 		report = report_json(sd_path, sd, &ks, qs, nq, ok);
+		if (n_kb > 0)
+			kb_check_json(&kbc, report);
 		cli_print_json(report);
 		json_decref(report);
 	} else {
@@ -273,9 +296,13 @@ cmd_verify(int argc, char **argv)
 					printf(" #%zu", i + 1);
 			printf(" (their keys were not given or did not open)\n");
 		}
+		if (n_kb > 0)
+			kb_check_print(&kbc);
 	}
 	ret = ok ? EXIT_OK : EXIT_FAIL;
  out:
+	kb_check_clear(&kbc);
+	free(kbfiles);
 	free(qs);
 	keyset_clear(&ks);
 	sd_file_free(sd);
