@@ -197,7 +197,7 @@ sim_init_recovery(int argc, char **argv)
 		return cli_usage_error("--state and --sd-exchange-key are required");
 	if (cli_refuse_existing(out_path) != 0)
 		goto out;
-	if ((r = simhsm_load(dir, &state, &e)) != 0) {
+	if ((r = simhsm_load_or_new(dir, &state, &e)) != 0) {
 		cli_error("%s", e.msg);
 		goto out;
 	}

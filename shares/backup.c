@@ -291,6 +291,20 @@ sd_backup_key_get(const struct sd_enc_data *d, struct sd_secret *const *pts,
 	    "%s: it holds no backup protection key", SD_BPK_ITEM);
 }
 
+int
+sd_item_key_get(const struct sd_enc_data *d, struct sd_secret *const *pts,
+    const char *tag, const char *field, struct sd_secret **key,
+    struct sd_err *e)
+{
+	size_t i;
+
+	*key = NULL;
+	for (i = 0; i < d->n; i++)
+		if (strcmp(d->items[i].tag, tag) == 0)
+			return item_key_get(pts[i], tag, field, NULL, key, e);
+	return sd_err_set(e, SD_ERR_FORMAT, "no data item %s", tag);
+}
+
 /* ---- public keys ------------------------------------------------------- */
 
 static BIGNUM *

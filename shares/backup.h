@@ -83,6 +83,15 @@ void sd_identity_free(struct sd_identity *id);
 int sd_backup_key_get(const struct sd_enc_data *d, struct sd_secret *const *pts,
     struct sd_secret **bpk, struct sd_err *e) SD_WUR;
 
+/*
+ * The 64-byte k of sub-document `field` ({k, kid, kty "oct"}) of the
+ * decrypted data item `tag`, into a new guarded buffer (the simulator's
+ * pool protection key).
+ */
+int sd_item_key_get(const struct sd_enc_data *d, struct sd_secret *const *pts,
+    const char *tag, const char *field, struct sd_secret **key,
+    struct sd_err *e) SD_WUR;
+
 /* One key version of a backup; every string malloc'd, never secret. */
 struct sd_kb_version {
 	char *kid;              /* https://HOST/keys/NAME/VERSION */
