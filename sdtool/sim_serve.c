@@ -707,8 +707,9 @@ do_keys(struct server *s, struct MHD_Connection *c, const char *url,
     const char *method, const struct request *rq)
 {
 	struct sd_err e = { "" };
-	const char *host, *api, *op;
+	const char *host, *api, *op, *path;
 	char name[128], *reply = NULL, *addr = NULL, *body = NULL;
+	char *logurl = NULL;
 	json_t *root = NULL, *v;
 	size_t nlen;
 	unsigned status = 200;
@@ -720,17 +721,30 @@ do_keys(struct server *s, struct MHD_Connection *c, const char *url,
 	    "api-version");
 	if (host == NULL)
 		host = "localhost";
-	if (strcmp(method, "POST") != 0)
-		return keys_reply(c, method, url, 405, "MethodNotAllowed",
-		    "(simulator) only POST is served under /keys/", NULL);
-	if (api == NULL)
-		return keys_reply(c, method, url, 400, "BadParameter",
-		    "The api-version query parameter is missing", NULL);
-	if (rq->too_big)
-		return keys_reply(c, method, url, 413, "RequestTooLarge",
-		    "the request body is too large", NULL);
+	/* the log shows the api-version each call came with */
+	path = url;
+	if (api != NULL && asprintf(&logurl, "%s?api-version=%s", url, api) !=
+	    -1)
+		url = logurl;
+	else
+		logurl = NULL;
 	pthread_mutex_lock(&s->lock);
-	if (strcmp(url, "/keys/restore") == 0) {
+	if (strcmp(method, "POST") != 0) {
+		ret = keys_reply(c, method, url, 405, "MethodNotAllowed",
+		    "(simulator) only POST is served under /keys/", NULL);
+		goto out;
+	}
+	if (api == NULL) {
+		ret = keys_reply(c, method, url, 400, "BadParameter",
+		    "The api-version query parameter is missing", NULL);
+		goto out;
+	}
+	if (rq->too_big) {
+		ret = keys_reply(c, method, url, 413, "RequestTooLarge",
+		    "the request body is too large", NULL);
+		goto out;
+	}
+	if (strcmp(path, "/keys/restore") == 0) {
 		if ((root = json_loadb(rq->body ? rq->body : "", rq->len,
 		    JSON_REJECT_DUPLICATES, NULL)) == NULL ||
 		    !json_is_string(v = json_object_get(root, "value"))) {
@@ -742,23 +756,22 @@ do_keys(struct server *s, struct MHD_Connection *c, const char *url,
 		r = simhsm_key_restore(s->dir, json_string_value(v),
 		    json_string_length(v), host, &reply, &e);
 	} else {
-		op = strrchr(url, '/');
-		nlen = (size_t)(op - (url + 6));
-		if (strncmp(url, "/keys/", 6) != 0 || op <= url + 6 ||
-		    nlen >= sizeof(name) || (strcmp(op, "/create") != 0 &&
-		    strcmp(op, "/backup") != 0)) {
+		op = strrchr(path, '/');
+		nlen = (size_t)(op - (path + 6));
+		if (op <= path + 6 || nlen >= sizeof(name) ||
+		    (strcmp(op, "/create") != 0 && strcmp(op, "/backup") != 0)) {
 			ret = keys_reply(c, method, url, 404, "NotFound",
 			    "(simulator) it serves /keys/{name}/create, "
 			    "/keys/{name}/backup and /keys/restore", NULL);
 			goto out;
 		}
-		memcpy(name, url + 6, nlen);
+		memcpy(name, path + 6, nlen);
 		name[nlen] = '\0';
 		if (strcmp(op, "/create") == 0)
 			r = simhsm_key_create(s->dir, name, host, &reply, &e);
 		else {
 			if (asprintf(&addr, "https://%s%s?api-version=%s", host,
-			    url, api) == -1) {
+			    path, api) == -1) {
 				addr = NULL;
 				ret = keys_reply(c, method, url, 500,
 				    "InternalError", "out of memory", NULL);
@@ -789,6 +802,7 @@ do_keys(struct server *s, struct MHD_Connection *c, const char *url,
 		    "");
  out:
 	pthread_mutex_unlock(&s->lock);
+	free(logurl);
 	free(reply);
 	free(addr);
 	free(body);
