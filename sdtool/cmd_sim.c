@@ -293,8 +293,13 @@ sim_upload(int argc, char **argv)
 		cli_print_json(o);
 		json_decref(o);
 	} else {
-		printf("simulated HSM %s restored: all %zu data items match "
-		    "what was activated\n", dir, n_items);
+		if (json_object_get(state, "data") != NULL)
+			printf("simulated HSM %s restored: all %zu data items "
+			    "match what was activated\n", dir, n_items);
+		else
+			printf("simulated HSM %s restored: a new HSM, it now "
+			    "holds the security domain's %zu data items\n", dir,
+			    n_items);
 	}
 	ret = EXIT_OK;
  out:

@@ -598,6 +598,8 @@ do_upload(struct server *s, struct MHD_Connection *c,
 	json_t *root = NULL, *v;
 	char *text = NULL, *copy = NULL;
 	const char *blob_text;
+	json_t *st0 = NULL;
+	int had_data = 0;
 	size_t blob_len, n_items;
 	enum MHD_Result ret;
 	int r;
@@ -630,6 +632,11 @@ do_upload(struct server *s, struct MHD_Connection *c,
 		    -1, fault);
 		goto out;
 	}
+	/* a new HSM (never activated) takes the SD in, rather than back */
+	if (simhsm_load(s->dir, &st0, &e) == 0)
+		had_data = json_object_get(st0, "data") != NULL;
+	json_decref(st0);
+	sd_err_clear(&e);
 	r = simhsm_upload(s->dir, "the restore blob", blob_text, blob_len,
 	    &n_items, &e);
 	if (r == SD_ERR_ARG || r == SD_ERR_FORMAT) {
@@ -639,9 +646,12 @@ do_upload(struct server *s, struct MHD_Connection *c,
 	}
 	/* the verdict goes to the log, as `sim upload` would print it */
 	flockfile(stdout);
-	if (r == 0)
+	if (r == 0 && had_data)
 		printf("simulated HSM %s restored: all %zu data items match what "
 		    "was activated\n", s->dir, n_items);
+	else if (r == 0)
+		printf("simulated HSM %s restored: a new HSM, it now holds the "
+		    "security domain's %zu data items\n", s->dir, n_items);
 	else
 		printf("simulated HSM %s: %s\n", s->dir, e.msg);
 	fflush(stdout);
