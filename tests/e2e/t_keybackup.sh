@@ -79,4 +79,16 @@ check "... the good one opened, the bad one damaged" \
 expect_err "one key only: backups not checked" 1 "key backup not opened: no quorum" \
 	"$SDTOOL" verify --sd-file "$SD" --sd-wrapping-keys "$V/keys/sd1.key" --key-backup "$T/kb.raw"
 
+# inspect with a quorum: the SD's identity and the names of its keys.
+expect_out "inspect with a quorum shows the sdid" 0 '^  sdid:   1:M-HSM:0c0a9a34-95b5-4416-acb2-a7a9d045a587:2870e5$' \
+	"$SDTOOL" inspect "$SD" --sd-wrapping-keys "$V/keys/sd2.key" "$V/keys/sd3.key"
+check "... and the keys' kids" grep -q 'key backup_protection_key: kid backup-protection-key, kty oct' "$T/out"
+expect "inspect --json with a quorum" 0 "$SDTOOL" inspect --json "$SD" --sd-wrapping-keys "$V/keys/sd1.key" "$V/keys/sd2.key"
+check "... contents: opaque hsm_backup, pool key kid" \
+	[ "$(jget "$T/out" "'%s %s' % (j['contents']['items'][0]['format'], j['contents']['items'][1]['keys'][0]['kid'])")" = "opaque pool-protection-key/0c0a9a34-95b5-4416-acb2-a7a9d045a587" ]
+check "... never a key value" sh -c "! grep -q '\"k\"' '$T/out'"
+expect_err "inspect with one key: refused, says why" 1 'only 1 of the 2 shares needed were opened' \
+	"$SDTOOL" inspect "$SD" --sd-wrapping-keys "$V/keys/sd1.key"
+check "two SD files told apart by sdid" sh -c "'$SDTOOL' inspect '$V/2022-08/sd.json' --sd-wrapping-keys '$V/certs/cert_0.key' '$V/certs/cert_1.key' 2>/dev/null | grep '^  sdid:' | grep -vq 0c0a9a34"
+
 done_testing
