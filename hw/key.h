@@ -145,7 +145,10 @@ int hw_cert_x5t256(X509 *cert, char out[static SD_X5T_LEN + 1]) SD_WUR;
 int hw_exchange_cert_load(const char *path, X509 **out, struct sd_err *e)
 	SD_WUR;
 
-/* Read a whole file of at most max bytes; *buf malloc'd, NUL-terminated. */
+/*
+ * Read a whole file of at most max bytes; *buf malloc'd, NUL-terminated.
+ * "-" is standard input (once per process; a second "-" is SD_ERR_IO).
+ */
 int hw_read_file(const char *path, size_t max, char **buf, size_t *len,
     struct sd_err *e) SD_WUR;
 

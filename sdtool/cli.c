@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "report.h"
 #include "../hw/key.h"
 
 const char *cli_verb_name = NULL;
@@ -27,6 +28,16 @@ vmsg(const char *kind, const char *fmt, va_list ap)
 	fputs(": ", stderr);
 	if (kind != NULL)
 		fprintf(stderr, "%s: ", kind);
+	if (kind == NULL) {
+		char line[512];
+		va_list aq;
+
+		/* errors also feed the --json error report (report.h) */
+		va_copy(aq, ap);
+		vsnprintf(line, sizeof(line), fmt, aq);
+		va_end(aq);
+		report_note_error(NULL, line);
+	}
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 }
@@ -64,6 +75,7 @@ cli_core_error(int code, const struct sd_err *e, const char *what, ...)
 		cli_error("%s: %s", buf, e->msg);
 	else
 		cli_error("%s: %s", buf, sd_strerror(code));
+	report_note_error(report_code_of(code), NULL);
 	return EXIT_FAIL;
 }
 
@@ -99,6 +111,7 @@ cli_usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
+	report_note_code("usage");
 	va_start(ap, fmt);
 	vmsg(NULL, fmt, ap);
 	va_end(ap);
@@ -226,6 +239,20 @@ cli_write_new_file(const char *path, const void *buf, size_t len, mode_t mode)
 	char *tmp = NULL;
 	int saved;
 
+	if (strcmp(path, "-") == 0) {
+		/* standard output, for a pipe; never a private key */
+		if ((mode & 077) == 0) {
+			cli_error("-: will not write a private key to standard "
+			    "output; give a file name");
+			return -1;
+		}
+		if (fwrite(buf, 1, len, stdout) != len || fflush(stdout) != 0) {
+			cli_error("-: writing standard output: %s",
+			    strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
 	if (write_temp(path, buf, len, mode, &tmp) != 0)
 		return -1;
 	if (publish_noreplace(tmp, path) == -1) {
@@ -268,7 +295,10 @@ cli_refuse_existing(const char *path)
 {
 	struct stat st;
 
+	if (strcmp(path, "-") == 0)
+		return 0;   /* standard output */
 	if (lstat(path, &st) == 0) {
+		report_note_code("file_exists");
 		cli_error("%s: already exists; not overwriting it", path);
 		return -1;
 	}
@@ -287,6 +317,8 @@ cli_read_file(const char *path, size_t max, char **buf, size_t *len)
 			cli_error("%s", e.msg);
 		else
 			cli_error("%s: %s", path, sd_strerror(r));
+		report_note_error(r == SD_ERR_LIMIT ? "too_large" :
+		    "cannot_read", NULL);
 		return -1;
 	}
 	return 0;
@@ -374,7 +406,9 @@ pass_load(struct cli_pass *pass)
 
 	if (pass->text != NULL)
 		return 0;
-	if ((fd = open(pass->file, O_RDONLY | O_CLOEXEC)) == -1) {
+	/* "-": standard input (a pipe from a secret store, never argv) */
+	if ((fd = strcmp(pass->file, "-") == 0 ? dup(0) :
+	    open(pass->file, O_RDONLY | O_CLOEXEC)) == -1) {
 		cli_error("--password-file %s: %s", pass->file, strerror(errno));
 		return -1;
 	}
@@ -477,7 +511,11 @@ cli_passphrase(void *ctx, const char *ref, char *buf, size_t size)
 	if (pass != NULL && pass->file != NULL)
 		return passphrase_from_file(pass, buf, size) == 0 ? 0 :
 		    SD_ERR_PASSPHRASE;
-	snprintf(prompt, sizeof(prompt), "Passphrase for %s: ", ref);
+	if (pass != NULL && pass->attempt > 0)
+		snprintf(prompt, sizeof(prompt), "Passphrase for %s (again): ",
+		    ref);
+	else
+		snprintf(prompt, sizeof(prompt), "Passphrase for %s: ", ref);
 	if (read_tty_line(prompt, buf, size) == -1)
 		return SD_ERR_PASSPHRASE;
 	return 0;
@@ -491,7 +529,7 @@ cli_new_passphrase(const char *file, const char *what, char *buf, size_t size)
 	int r, ret = -1;
 
 	if (file != NULL) {
-		struct cli_pass pass = { file, 0, NULL, 0 };
+		struct cli_pass pass = { file, 0, NULL, 0, 0 };
 
 		r = passphrase_from_file(&pass, buf, size);
 		cli_pass_clear(&pass);

@@ -54,6 +54,8 @@ int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * the given mode, fsync'd), which is then hard-linked to path (failing if
  * path exists) and unlinked.  On any failure nothing is left behind.
  * Returns 0, or -1 with a message already printed naming path.
+ * path "-" is standard output (refused for mode without group/other
+ * bits, i.e. a private key); the verb then prints its report elsewhere.
  */
 int cli_write_new_file(const char *path, const void *buf, size_t len,
     mode_t mode);
@@ -86,6 +88,7 @@ struct cli_pass {
 	int index;          /* which key is being opened (0-based) */
 	char *text;         /* the file, read once, in guarded memory */
 	size_t len;
+	int attempt;        /* 0 first time; >0 when asked again */
 };
 /* An hw_passphrase_fn (see hw/key.h) over struct cli_pass. */
 int cli_passphrase(void *ctx, const char *ref, char *buf, size_t size);

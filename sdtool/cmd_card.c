@@ -948,7 +948,7 @@ card_import(int argc, char **argv)
 {
 	struct opt_parser p;
 	struct card c;
-	struct cli_pass pass = { NULL, 0, NULL, 0 };
+	struct cli_pass pass = { NULL, 0, NULL, 0, 0 };
 	struct hw_open_opts o;
 	struct hw_key *key = NULL;
 	struct sd_err e = { "" };

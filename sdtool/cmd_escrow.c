@@ -179,7 +179,7 @@ static int
 load_key(const char *path, const char *passfile, EVP_PKEY **out,
     int *encrypted)
 {
-	struct cli_pass pass = { passfile, 0, NULL, 0 };
+	struct cli_pass pass = { passfile, 0, NULL, 0, 0 };
 	struct key_pw pw = { &pass, path, 0, 0, 0, NULL };
 	struct sd_secret *file = NULL;
 	EVP_PKEY *pkey = NULL;
@@ -1018,7 +1018,7 @@ escrow_restore(int argc, char **argv, int check)
 {
 	struct restore_args a;
 	struct escrow_header h;
-	struct cli_pass pass = { NULL, 0, NULL, 0 };
+	struct cli_pass pass = { NULL, 0, NULL, 0, 0 };
 	struct sd_secret *payload = NULL, *der = NULL;
 	struct sd_err e = { "" };
 	EVP_PKEY *pkey = NULL;

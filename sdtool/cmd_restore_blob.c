@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "keys.h"
+#include "report.h"
 #include "verbs.h"
 #include "../hw/key.h"
 #include "../shares/sdops.h"
@@ -24,13 +25,15 @@
 enum { O_JSON = 1, O_SD, O_EXCH, O_KEYS, O_OUT, O_PASSFILE };
 
 static const struct opt opts[] = {
-	{ O_SD, "sd-file", 0, OPT_VALUE, "SD", "the security-domain file" },
+	{ O_SD, "sd-file", 0, OPT_VALUE, "SD",
+	    "the security-domain file ('-': standard input)" },
 	{ O_EXCH, "sd-exchange-key", 0, OPT_VALUE, "EXCH",
 	    "the HSM's exchange key: certificate or transfer-key reply" },
 	{ O_KEYS, "sd-wrapping-keys", 0, OPT_LIST, "KEY",
 	    "a quorum of the officers' private keys" },
 	{ O_OUT, "out", 'o', OPT_VALUE, "BLOB",
-	    "where to write the restore blob (must not exist)" },
+	    "where to write the restore blob (must not exist; '-': "
+	    "standard output)" },
 	{ O_OUT, "sd-file-restore-blob", 0, OPT_VALUE, "BLOB",
 	    "the same as --out, as azure-cli names it" },
 	{ O_PASSFILE, "password-file", 0, OPT_VALUE, "FILE",
@@ -55,7 +58,7 @@ cmd_restore_blob(int argc, char **argv)
 	char exch_x5t[SD_X5T_LEN + 1];
 	size_t len, n_refs = 0, n, i;
 	X509 *exch = NULL;
-	json_t *report, *arr;
+	json_t *report, *arr, *o;
 	int id, r, json = 0, ret = EXIT_FAIL;
 
 	if ((refs = calloc((size_t)argc, sizeof(*refs))) == NULL) {
@@ -86,6 +89,11 @@ cmd_restore_blob(int argc, char **argv)
 	    out_path == NULL) {
 		ret = cli_usage_error("--sd-file, --sd-exchange-key, "
 		    "--sd-wrapping-keys and --out are required");
+		goto out;
+	}
+	if (json && strcmp(out_path, "-") == 0) {
+		ret = cli_usage_error("--json and --out - would both write to "
+		    "standard output: give --out a file name");
 		goto out;
 	}
 	/* Fail now, not after the officers have typed their passphrases. */
@@ -150,11 +158,13 @@ cmd_restore_blob(int argc, char **argv)
 		goto out;
 
 	if (json) {
-		report = json_object();
-		json_object_set_new(report, "restore_blob", json_string(out_path));
-		json_object_set_new(report, "sd_file", json_string(sd_path));
-		json_object_set_new(report, "exchange_key_x5t_256",
-		    json_string(exch_x5t));
+		report = report_new("restore-blob");
+		json_object_set_new(report, "out", json_string(out_path));
+		json_object_set_new(report, "file", json_string(sd_path));
+		o = json_object();
+		json_object_set_new(o, "file", json_string(exch_path));
+		json_object_set_new(o, "x5t_256", json_string(exch_x5t));
+		json_object_set_new(report, "exchange_key", o);
 		json_object_set_new(report, "data_items",
 		    json_integer((json_int_t)blob->data.n));
 		arr = json_array();
@@ -163,15 +173,20 @@ cmd_restore_blob(int argc, char **argv)
 				json_array_append_new(arr,
 				    json_string(ks.keys[i].ref));
 		json_object_set_new(report, "keys_used", arr);
-		cli_print_json(report);
+		report_set_ok(report, 1);
+		report_print(report);
 		json_decref(report);
 	} else {
-		printf("restore blob written to %s\n", out_path);
-		printf("  encrypted to exchange key x5t_256 %s\n", exch_x5t);
-		printf("  %zu data items re-encrypted from %s\n", blob->data.n,
-		    sd_path);
-		printf("Compare that thumbprint with the one the recovery-mode "
-		    "HSM gave, then upload the blob.\n");
+		/* with --out -, the blob is on stdout: the report goes aside */
+		FILE *to = strcmp(out_path, "-") == 0 ? stderr : stdout;
+
+		fprintf(to, "restore blob written to %s\n",
+		    strcmp(out_path, "-") == 0 ? "standard output" : out_path);
+		fprintf(to, "  encrypted to exchange key x5t_256 %s\n", exch_x5t);
+		fprintf(to, "  %zu data items re-encrypted from %s\n",
+		    blob->data.n, sd_path);
+		fprintf(to, "Compare that thumbprint with the one the "
+		    "recovery-mode HSM gave, then upload the blob.\n");
 	}
 	ret = EXIT_OK;
  out:

@@ -121,7 +121,7 @@ static int
 yk_wrap(int argc, char **argv)
 {
 	struct opt_parser p;
-	struct cli_pass pass = { NULL, 0, NULL, 0 };
+	struct cli_pass pass = { NULL, 0, NULL, 0, 0 };
 	struct hw_open_opts o;
 	struct yk_open_opts yo;
 	struct hw_key *key = NULL;
@@ -260,7 +260,7 @@ static int
 yk_unwrap(int argc, char **argv)
 {
 	struct opt_parser p;
-	struct cli_pass pass = { NULL, 0, NULL, 0 };
+	struct cli_pass pass = { NULL, 0, NULL, 0, 0 };
 	struct hw_open_opts o;
 	struct sd_err e = { "" };
 	EVP_PKEY *pkey = NULL;

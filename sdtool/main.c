@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "report.h"
 #include "verbs.h"
 
 static const struct cli_verb verbs[] = {
@@ -38,10 +39,40 @@ usage(FILE *to)
 
 	fputs("usage: sdtool VERB [OPTION...] [ARG...]\n"
 	    "       sdtool VERB --help\n"
+	    "       sdtool help VERB\n"
 	    "       sdtool --version\n\nverbs:\n", to);
 	for (v = verbs; v->name != NULL; v++)
 		fprintf(to, "  %-14s %s\n", v->name, v->summary);
 	fputs("\nSee sdtool(1) and sdtool-VERB(1).\n", to);
+}
+
+static const struct cli_verb *
+find_verb(const char *name)
+{
+	const struct cli_verb *v;
+
+	for (v = verbs; v->name != NULL; v++)
+		if (strcmp(name, v->name) == 0)
+			return v;
+	return NULL;
+}
+
+/*
+ * Was --json given?  Known before the verb parses its options, so that
+ * even a usage error is reported as JSON on stdout (report.h).
+ */
+static int
+json_requested(int argc, char **argv)
+{
+	int i;
+
+	for (i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "--json") == 0)
+			return 1;
+	}
+	return 0;
 }
 
 /* Secrets must not reach a core file or a debugger attached later. */
@@ -85,6 +116,18 @@ main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
+	if (strcmp(argv[1], "help") == 0 && argc >= 3) {
+		/* sdtool help VERB: the verb's own --help */
+		char *hv[3] = { argv[2], "--help", NULL };
+
+		if ((v = find_verb(argv[2])) == NULL) {
+			fprintf(stderr, "sdtool: unknown verb '%s'\n", argv[2]);
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+		cli_verb_name = v->name;
+		return finish_stdout(v->fn(2, hv));
+	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
 		usage(stdout);
@@ -94,11 +137,11 @@ main(int argc, char **argv)
 		printf("sdtool %s\n", SDTOOL_VERSION);
 		return finish_stdout(EXIT_OK);
 	}
-	for (v = verbs; v->name != NULL; v++) {
-		if (strcmp(argv[1], v->name) == 0) {
-			cli_verb_name = v->name;
-			return finish_stdout(v->fn(argc - 1, argv + 1));
-		}
+	if ((v = find_verb(argv[1])) != NULL) {
+		cli_verb_name = v->name;
+		report_want_json(json_requested(argc, argv));
+		return finish_stdout(report_finish(v->name,
+		    v->fn(argc - 1, argv + 1)));
 	}
 	fprintf(stderr, "sdtool: unknown verb '%s'\n", argv[1]);
 	usage(stderr);

@@ -16,8 +16,17 @@ check "verify-report: the report is JSON with both reports" [ "$(jget "$report" 
 	'(j["verify_exit_status"], j["verify"]["ok"], j["inspect"]["required"], len(j["verify"]["quorums"]))')" = "(0, True, 2, 3)" ]
 check "verify-report: records the file's SHA-256" [ "$(jget "$report" 'j["inspect"]["sha256"]')" = "$(sha256sum "$T/sd.json" | cut -c1-64)" ]
 check "a stranger's key" make_keys "$T/s" 3
-expect_out "verify-report: a useless key fails the report" 1 '^FAILED' \
+expect_out "verify-report: a useless key fails the report (3: recoverable, a key failed)" 3 '^FAILED' \
 	sh "$C/verify-report.sh" "$T/sd.json" "$T/reports2" "$T/k/cert_0.key" "$T/s/cert_1.key" "$T/k/cert_2.key"
+check "... and never says PASSED" sh -c "! grep -q PASSED '$T/out'"
+# Issue 9: with officer 3's key not given it said PASSED and exited 0.
+expect_out "verify-report: a share not covered is not a pass" 3 '^FAILED: --all: share #3 not opened' \
+	sh "$C/verify-report.sh" "$T/sd.json" "$T/reports3" "$T/k/cert_0.key" "$T/k/cert_1.key"
+check "... and never says PASSED" sh -c "! grep -q PASSED '$T/out'"
+report=$(ls "$T"/reports3/verify-*.json)
+check "... the report records the share not covered" [ "$(jget "$report" \
+	'(j["verify_exit_status"], j["verify"]["ok"], j["verify"]["shares_not_covered"], j["verify"]["result"])')" = \
+	"(3, False, [3], 'recoverable_with_problems')" ]
 expect "verify-report: usage" 2 sh "$C/verify-report.sh" "$T/sd.json"
 
 expect "sim init-recovery" 0 "$SDTOOL" sim init-recovery --state "$T/hsm" --sd-exchange-key "$T/exch.cer"

@@ -26,7 +26,7 @@ for v in 2020-09 2022-08 2023-05; do
 	check "$v: expired certificates are a warning" grep -q 'warning: .*certificate expired' "$T/err"
 	expect "$v: verify --json" 0 "$SDTOOL" verify --json --sd-file "$sd" --sd-wrapping-keys "$@"
 	check "$v: json: ok, 3 quorums, shares 1..3 opened" [ "$(jget "$T/out" \
-		'(j["ok"], len(j["quorums"]), all(q["ok"] for q in j["quorums"]), sorted(k["share"] for k in j["keys"]), j["shares_not_covered"])')" \
+		'(j["ok"], len(j["quorums"]), all(q["status"] == "recombined" for q in j["quorums"]), sorted(k["share"] for k in j["keys"]), j["shares_not_covered"])')" \
 		= "(True, 3, True, [1, 2, 3], [])" ]
 	expect_out "$v: verify with 2 keys names the share not covered" 0 'not covered: #3' \
 		"$SDTOOL" verify --sd-file "$sd" --sd-wrapping-keys "$1" "$2"
