@@ -26,6 +26,7 @@
 
 #include "certgen.h"
 #include "cli.h"
+#include "report.h"
 #include "verbs.h"
 #include "../hw/key.h"
 #include "../net/mhsm.h"
@@ -966,10 +967,8 @@ key_summary_print(const char *verb, const struct session *ss,
 	json_t *o;
 
 	if (ss->cn->json) {
-		o = json_object();
-		json_object_set_new(o, "verb", json_string(verb));
-		json_object_set_new(o, "ok", json_true());
-		json_object_set_new(o, "error", json_null());
+		o = report_new(verb);
+		report_set_ok(o, 1);
 		json_object_set_new(o, "hsm", json_string(ss->url));
 		if (file != NULL)
 			json_object_set_new(o, "file", json_string(file));
@@ -979,7 +978,7 @@ key_summary_print(const char *verb, const struct session *ss,
 		    json_integer(ks->bits) : json_null());
 		json_object_set_new(o, "public_key_sha256", ks->pub_sha256[0] ?
 		    json_string(ks->pub_sha256) : json_null());
-		cli_print_json(o);
+		report_print(o);
 		json_decref(o);
 		return;
 	}
@@ -1139,16 +1138,14 @@ hsm_key_backup(int argc, char **argv)
 		goto out;
 	sha256_hex(raw, raw_len, hex);
 	if (cn.json) {
-		o = json_object();
-		json_object_set_new(o, "verb", json_string("hsm key-backup"));
-		json_object_set_new(o, "ok", json_true());
-		json_object_set_new(o, "error", json_null());
+		o = report_new("hsm key-backup");
+		report_set_ok(o, 1);
 		json_object_set_new(o, "hsm", json_string(ss.url));
 		json_object_set_new(o, "name", json_string(name));
 		json_object_set_new(o, "out", json_string(file));
 		json_object_set_new(o, "sha256", json_string(hex));
 		json_object_set_new(o, "bytes", json_integer((json_int_t)raw_len));
-		cli_print_json(o);
+		report_print(o);
 		json_decref(o);
 	} else {
 		printf("key %s of HSM %s backed up to %s (%zu bytes)\n", name,
