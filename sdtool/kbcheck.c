@@ -10,7 +10,7 @@
 
 #include "cli.h"
 #include "kbcheck.h"
-#include "../hw/key.h"
+#include "../sys/file.h"
 #include "../shares/sdops.h"
 #include "../shares/shamir.h"
 
@@ -56,7 +56,7 @@ open_one(struct kb_result *res, const struct sd_secret *bpk)
 	size_t len;
 	int r;
 
-	if ((r = hw_read_file(res->file, SD_KEY_BACKUP_MAX, &buf, &len,
+	if ((r = sys_read_file(res->file, SD_KEY_BACKUP_MAX, &buf, &len,
 	    &e)) != 0) {
 		res->status = KB_UNREADABLE;
 		snprintf(res->detail, sizeof(res->detail), "%s",

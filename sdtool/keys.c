@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "certgen.h"
+#include "../pki/certgen.h"
 #include "cli.h"
 #include "hwopts.h"
 #include "keys.h"
@@ -60,7 +60,7 @@ static int
 share_of_cert_beside(const struct sd_file *sd, const char *ref, size_t *idx)
 {
 	const char *base, *dot;
-	char path[4096], x5t[SD_X5T_LEN + 1];
+	char path[4096], x5t[SD_X5T_SIZE];
 	struct sd_err e = { "" };
 	X509 *cert = NULL;
 	size_t stem, i;
@@ -76,9 +76,9 @@ share_of_cert_beside(const struct sd_file *sd, const char *ref, size_t *idx)
 		return 0;
 	memcpy(path, ref, stem);
 	memcpy(path + stem, ".cer", sizeof(".cer"));
-	if (hw_cert_load(path, &cert, &e) != 0)
+	if (pki_cert_load(path, &cert, &e) != 0)
 		return 0;
-	if (hw_cert_x5t256(cert, x5t) == 0)
+	if (pki_cert_x5t256(cert, x5t) == 0)
 		for (i = 0; i < sd->n_shares; i++)
 			if (strcmp(sd->shares[i].x5t_256, x5t) == 0) {
 				*idx = i;

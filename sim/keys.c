@@ -21,9 +21,9 @@
 #include <openssl/x509.h>
 #include <sodium.h>
 
-#include "certgen.h"
+#include "../pki/certgen.h"
 #include "simhsm.h"
-#include "../hw/key.h"
+#include "../sys/file.h"
 #include "../shares/b64.h"
 #include "../shares/backup.h"
 #include "../shares/jwe.h"
@@ -65,8 +65,8 @@ simhsm_enclave_save(const char *dir, const struct sd_secret *base,
 		free(p1);
 		return sd_err_set(e, SD_ERR_ALLOC, "out of memory");
 	}
-	if ((r = simhsm_write_file(p1, base->p, base->len, 0600, 1, e)) == 0)
-		r = simhsm_write_file(p2, part->p, part->len, 0600, 1, e);
+	if ((r = sys_replace_file(p1, base->p, base->len, 0600, e)) == 0)
+		r = sys_replace_file(p2, part->p, part->len, 0600, e);
 	free(p1);
 	free(p2);
 	return r;
@@ -84,7 +84,7 @@ enclave_read(const char *dir, const char *name, struct sd_secret **out,
 	*out = NULL;
 	if ((path = simhsm_path(dir, name)) == NULL)
 		return sd_err_set(e, SD_ERR_ALLOC, "out of memory");
-	if ((r = hw_read_file(path, SIMHSM_MAX_STATE, &buf, &len, e)) != 0) {
+	if ((r = sys_read_file(path, SIMHSM_MAX_STATE, &buf, &len, e)) != 0) {
 		sd_err_set(e, SD_ERR_ARG, "%s: this simulated HSM holds no "
 		    "security domain (activate it, or restore one into it)",
 		    dir);
@@ -195,7 +195,7 @@ keys_save(const char *dir, json_t *keys, struct sd_err *e)
 		free(path);
 		return sd_err_set(e, SD_ERR_ALLOC, "out of memory");
 	}
-	r = simhsm_write_file(path, text, strlen(text), 0600, 1, e);
+	r = sys_replace_file(path, text, strlen(text), 0600, e);
 	free(text);
 	free(path);
 	return r;
@@ -271,10 +271,8 @@ simhsm_key_create(const char *dir, const char *name, const char *host,
 		r = sd_err_set(e, SD_ERR_ARG, "key %s already exists", name);
 		goto out;
 	}
-	if (certgen_rsa(SIM_KEY_BITS, 0, &key) != 0) {
-		r = sd_err_set(e, SD_ERR_CRYPTO, "RSA key generation failed");
+	if ((r = certgen_rsa(SIM_KEY_BITS, NULL, NULL, &key, e)) != 0)
 		goto out;
-	}
 	/* the private key, PKCS#8 DER, through guarded memory into the mask */
 	if ((len = i2d_PrivateKey(key, NULL)) <= 0 ||
 	    (der = sd_secret_new((size_t)len)) == NULL) {
