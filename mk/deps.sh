@@ -2,6 +2,7 @@
 # Install the Debian packages sdtool needs, if missing.
 #   deps.sh build   what building needs (make demo)
 #   deps.sh         that, and what the tests need (make check): cmocka,
+#                   python3-jsonschema (the --json schema test),
 #                   mandoc, and azure-cli as the interop oracle
 # Idempotent: does nothing when everything is there.  Root uses apt-get
 # directly; anyone else goes through sudo.
@@ -14,7 +15,7 @@ libyubikey-dev libpcsclite-dev"
 if [ "${1:-all}" != build ]; then
 	PKGS="$PKGS libcmocka-dev mandoc azure-cli openssl time zbar-tools
 poppler-utils softhsm2 opensc ykcs11 yubico-piv-tool vsmartcard-vpcd pcscd
-libpcsclite-dev iproute2 python3-nacl python3-cryptography"
+libpcsclite-dev iproute2 python3-nacl python3-cryptography python3-jsonschema"
 fi
 
 missing=""

@@ -35,6 +35,7 @@
 
 #include "../pki/certgen.h"
 #include "cli.h"
+#include "report.h"
 #include "hwopts.h"
 #include "verbs.h"
 #include "../hw/key.h"
@@ -766,7 +767,7 @@ card_list(int argc, char **argv)
 		goto out;
 	}
 	if (json) {
-		root = json_object();
+		root = report_new("card");
 		json_object_set_new(root, "module", json_string(module));
 		json_object_set_new(root, "module_manufacturer",
 		    json_string(p11_module_manufacturer(m)));
@@ -789,7 +790,8 @@ card_list(int argc, char **argv)
 			failed = 1;
 	}
 	if (json) {
-		cli_print_json(root);
+		report_set_ok(root, 1);
+		report_print(root);
 	} else if (shown == 0) {
 		printf("no token%s (is the card inserted, the reader "
 		    "connected?)\n", uri != NULL ? " matches" : " found");
@@ -1109,8 +1111,8 @@ card_import(int argc, char **argv)
 	ret = EXIT_OK;
  report:
 	if (json) {
-		rep = json_object();
-		json_object_set_new(rep, "key_file", json_string(key_path));
+		rep = report_new("card");
+		json_object_set_new(rep, "file", json_string(key_path));
 		json_object_set_new(rep, "token", json_string(c.tok.label));
 		json_object_set_new(rep, "uri", json_string(new_uri));
 		json_object_set_new(rep, "id", json_string(hex));
@@ -1125,7 +1127,9 @@ card_import(int argc, char **argv)
 		json_object_set_new(rep, "oaep", json_string(host ? "host" :
 		    "token"));
 		json_object_set_new(rep, "source_deleted", json_boolean(deleted));
-		cli_print_json(rep);
+		/* imported and proven; a deletion asked for and not done fails */
+		report_set_ok(rep, !del || deleted);
+		report_print(rep);
 		json_decref(rep);
 	}
  out:
@@ -1359,12 +1363,12 @@ card_generate(int argc, char **argv)
 	made = 0;   /* done: it stays */
 	certgen_not_after(cert, when);
 	if (json) {
-		rep = json_object();
+		rep = report_new("card");
 		json_object_set_new(rep, "token", json_string(c.tok.label));
 		json_object_set_new(rep, "uri", json_string(new_uri));
 		json_object_set_new(rep, "id", json_string(hex));
 		json_object_set_new(rep, "bits", json_integer(bits));
-		json_object_set_new(rep, "certificate", json_string(cert_path));
+		json_object_set_new(rep, "out", json_string(cert_path));
 		json_object_set_new(rep, "x5t_256", json_string(x5t));
 		json_object_set_new(rep, "not_after", json_string(when));
 		json_object_set_new(rep, "signing_disabled",
@@ -1372,7 +1376,8 @@ card_generate(int argc, char **argv)
 		json_object_set_new(rep, "oaep", json_string(host ? "host" :
 		    "token"));
 		json_object_set_new(rep, "escrow_possible", json_false());
-		cli_print_json(rep);
+		report_set_ok(rep, 1);
+		report_print(rep);
 		json_decref(rep);
 	} else {
 		printf("RSA-%ld key generated on token %s\n", bits, c.tok.label);

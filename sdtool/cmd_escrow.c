@@ -31,6 +31,7 @@
 
 #include "../pki/certgen.h"
 #include "cli.h"
+#include "report.h"
 #include "../paper/sheet.h"
 #include "verbs.h"
 #include "../hw/key.h"
@@ -302,6 +303,21 @@ cert_x5t_raw(X509 *cert, uint8_t out[static ESCROW_HASH_LEN])
 }
 
 /* "CN=...,O=..." in UTF-8, cut at a character boundary to fit a sheet. */
+/* One report object: the verb's fields after verb, ok, error, version. */
+static void
+print_escrow_report(json_t *fields)
+{
+	json_t *rep = report_new("escrow");
+
+	if (rep != NULL) {
+		json_object_update(rep, fields);
+		report_set_ok(rep, 1);
+		report_print(rep);
+	}
+	json_decref(rep);
+	json_decref(fields);
+}
+
 static void
 cert_subject(X509 *cert, char out[static ESCROW_MAX_SUBJECT + 1])
 {
@@ -576,8 +592,7 @@ print_report(const struct print_args *a, const struct escrow_header *h,
 			cli_error("out of memory");
 			return;
 		}
-		cli_print_json(o);
-		json_decref(o);
+		print_escrow_report(o);
 		return;
 	}
 	if (a->text)
@@ -977,13 +992,12 @@ restore_report(const struct restore_args *a, const struct escrow_header *h,
 		    "bits", bits, "sheet_encrypted", h->encrypted,
 		    "key_encrypted", !a->check && key_encrypted,
 		    "cert", cert, "cert_checked", cert != NULL,
-		    "version", h->version);
+		    "sheet_sdtool_version", h->version);
 		if (o == NULL) {
 			cli_error("out of memory");
 			return;
 		}
-		cli_print_json(o);
-		json_decref(o);
+		print_escrow_report(o);
 		return;
 	}
 	if (a->check)

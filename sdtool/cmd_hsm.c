@@ -494,24 +494,28 @@ hsm_download(int argc, char **argv)
 	}
 
 	if (cn.json) {
-		o = json_object();
+		json_t *q = json_object();
+
+		o = report_new("hsm");
 		arr = json_array();
 		for (i = 0; i < n; i++)
 			if (pki_cert_x5t256(certs[i], x5t) == 0)
 				json_array_append_new(arr, json_string(x5t));
-		json_object_set_new(o, "security_domain_file",
-		    json_string(sd_out));
-		json_object_set_new(o, "sha256", json_string(hex));
+		json_object_set_new(o, "out", json_string(sd_out));
+		json_object_set_new(o, "sd_sha256", json_string(hex));
 		json_object_set_new(o, "hsm", json_string(ss.url));
 		json_object_set_new(o, "activation", json_string(activation));
 		json_object_set_new(o, "status_details",
 		    json_string(st.details));
-		json_object_set_new(o, "required", json_integer(quorum));
+		json_object_set_new(q, "required", json_integer(quorum));
+		json_object_set_new(q, "shares", json_integer((json_int_t)n));
+		json_object_set_new(o, "quorum", q);
 		json_object_set_new(o, "certificates", arr);
 		json_object_set_new(o, "checks", json_string(check_msg ?
 		    check_msg : "ok"));
 		json_object_set_new(o, "retries", json_integer(ss.prog.retries));
-		cli_print_json(o);
+		report_set_ok(o, 1);
+		report_print(o);
 		json_decref(o);
 	} else {
 		if (waited_ok)
@@ -615,13 +619,14 @@ hsm_init_recovery(int argc, char **argv)
 		cli_warn("the exchange certificate expired %s: this HSM's "
 		    "exchange key is old; ask it for a current one", not_after);
 	if (cn.json) {
-		o = json_object();
+		o = report_new("hsm");
 		json_object_set_new(o, "hsm", json_string(ss.url));
-		json_object_set_new(o, "exchange_key", json_string(out_path));
+		json_object_set_new(o, "out", json_string(out_path));
 		json_object_set_new(o, "x5t_256", json_string(x5t));
 		json_object_set_new(o, "sha256_fingerprint", json_string(fp));
 		json_object_set_new(o, "not_after", json_string(not_after));
-		cli_print_json(o);
+		report_set_ok(o, 1);
+		report_print(o);
 		json_decref(o);
 	} else {
 		printf("HSM %s is in recovery mode\n", ss.url);
@@ -761,15 +766,16 @@ hsm_upload(int argc, char **argv)
 	}
  report:
 	if (cn.json) {
-		o = json_object();
+		o = report_new("hsm");
 		json_object_set_new(o, "hsm", json_string(ss.url));
-		json_object_set_new(o, "restore_blob", json_string(blob_path));
-		json_object_set_new(o, "exchange_key_x5t_256", json_string(x5t));
+		json_object_set_new(o, "file", json_string(blob_path));
+		json_object_set_new(o, "x5t_256", json_string(x5t));
 		json_object_set_new(o, "restore", json_string(outcome));
 		json_object_set_new(o, "status_details",
 		    json_string(st.details));
 		json_object_set_new(o, "retries", json_integer(ss.prog.retries));
-		cli_print_json(o);
+		report_set_ok(o, ret == EXIT_OK);
+		report_print(o);
 		json_decref(o);
 	} else if (ret == EXIT_OK) {
 		printf("restore blob %s uploaded to %s\n", blob_path, ss.url);
@@ -798,6 +804,27 @@ static const struct opt status_opts[] = {
 	{ 0, NULL, 0, 0, NULL, NULL }
 };
 
+/* "InProgress" -> "in_progress", "Success" -> "success" */
+static const char *
+snake_word(const char *w, char *buf, size_t size)
+{
+	size_t o = 0;
+
+	for (; *w != '\0' && o + 2 < size; w++) {
+		if (*w >= 'A' && *w <= 'Z') {
+			if (o > 0)
+				buf[o++] = '_';
+			buf[o++] = (char)(*w - 'A' + 'a');
+		} else if ((*w >= 'a' && *w <= 'z') || (*w >= '0' && *w <= '9')) {
+			buf[o++] = *w;
+		} else if (o > 0 && buf[o - 1] != '_') {
+			buf[o++] = '_';
+		}
+	}
+	buf[o] = '\0';
+	return o > 0 ? buf : "unknown";
+}
+
 static int
 hsm_status(int argc, char **argv)
 {
@@ -810,6 +837,7 @@ hsm_status(int argc, char **argv)
 	static const char *const names[2] = { "download", "upload" };
 	char *url = NULL;
 	json_t *o = NULL, *one;
+	char snake[64];
 	int id, r, k, ret = EXIT_FAIL;
 
 	memset(&ss, 0, sizeof(ss));
@@ -841,7 +869,7 @@ hsm_status(int argc, char **argv)
 		goto out;
 	}
 	url = NULL;
-	o = json_object();
+	o = report_new("hsm");
 	for (k = 0; k < 2; k++) {
 		if (which != NULL && strcmp(which, names[k]) != 0)
 			continue;
@@ -853,8 +881,12 @@ hsm_status(int argc, char **argv)
 			goto out;
 		}
 		one = json_object();
+		/* "status" in snake_case; the service's own word beside it */
 		json_object_set_new(one, "status", st.state == MHSM_NONE ?
-		    json_null() : json_string(st.word));
+		    json_null() : json_string(snake_word(st.word, snake,
+		    sizeof(snake))));
+		json_object_set_new(one, "service_status", st.state ==
+		    MHSM_NONE ? json_null() : json_string(st.word));
 		json_object_set_new(one, "status_details",
 		    json_string(st.details));
 		json_object_set_new(o, names[k], one);
@@ -866,8 +898,10 @@ hsm_status(int argc, char **argv)
 				    st.details[0] ? ": " : "", st.details);
 		}
 	}
-	if (cn.json)
-		cli_print_json(o);
+	if (cn.json) {
+		report_set_ok(o, 1);
+		report_print(o);
+	}
 	ret = EXIT_OK;
  out:
 	json_decref(o);

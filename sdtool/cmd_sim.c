@@ -22,6 +22,7 @@
 
 #include "../pki/certgen.h"
 #include "cli.h"
+#include "report.h"
 #include "../sim/simhsm.h"
 #include "verbs.h"
 #include "../hw/key.h"
@@ -133,13 +134,19 @@ sim_activate(int argc, char **argv)
 	}
 
 	if (json) {
-		o = json_object();
-		json_object_set_new(o, "security_domain_file", json_string(sd_out));
+		json_t *q = json_object();
+
+		o = report_new("sim");
+		json_object_set_new(o, "out", json_string(sd_out));
 		json_object_set_new(o, "state", json_string(dir));
-		json_object_set_new(o, "required", json_integer(quorum));
+		json_object_set_new(q, "required", json_integer(quorum));
+		json_object_set_new(q, "shares", json_integer((json_int_t)
+		    json_array_size(json_object_get(state, "certificates"))));
+		json_object_set_new(o, "quorum", q);
 		json_object_set(o, "certificates",
 		    json_object_get(state, "certificates"));
-		cli_print_json(o);
+		report_set_ok(o, 1);
+		report_print(o);
 		json_decref(o);
 	} else {
 		printf("simulated HSM %s activated: quorum %ld of %zu\n", dir,
@@ -216,10 +223,12 @@ sim_init_recovery(int argc, char **argv)
 	if (cli_write_cert(out_path, cert) != 0)
 		goto out;
 	if (json) {
-		o = json_object();
-		json_object_set_new(o, "exchange_key", json_string(out_path));
+		o = report_new("sim");
+		json_object_set_new(o, "state", json_string(dir));
+		json_object_set_new(o, "out", json_string(out_path));
 		json_object_set_new(o, "x5t_256", json_string(x5t));
-		cli_print_json(o);
+		report_set_ok(o, 1);
+		report_print(o);
 		json_decref(o);
 	} else {
 		printf("simulated HSM %s is in recovery mode\n", dir);
@@ -284,11 +293,13 @@ sim_upload(int argc, char **argv)
 		goto out;
 	}
 	if (json) {
-		o = json_object();
-		json_object_set_new(o, "status", json_string("Success"));
+		o = report_new("sim");
+		json_object_set_new(o, "state", json_string(dir));
+		json_object_set_new(o, "status", json_string("restored"));
 		json_object_set_new(o, "data_items",
 		    json_integer((json_int_t)n_items));
-		cli_print_json(o);
+		report_set_ok(o, 1);
+		report_print(o);
 		json_decref(o);
 	} else {
 		if (json_object_get(state, "data") != NULL)
@@ -343,7 +354,28 @@ sim_status(int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	if (json) {
-		cli_print_json(state);
+		/* the state file's facts, in the shared vocabulary */
+		json_t *o = report_new("sim"), *q = json_object(), *v;
+
+		json_object_set_new(o, "state", json_string(dir));
+		json_object_set(o, "status", json_object_get(state, "status"));
+		if ((v = json_object_get(state, "activated_at")) != NULL)
+			json_object_set(o, "activated_at", v);
+		if ((v = json_object_get(state, "restored_at")) != NULL)
+			json_object_set(o, "restored_at", v);
+		json_object_set(q, "required", json_object_get(state,
+		    "required"));
+		json_object_set_new(q, "shares", json_integer((json_int_t)
+		    json_array_size(json_object_get(state, "certificates"))));
+		json_object_set_new(o, "quorum", q);
+		json_object_set(o, "certificates", json_object_get(state,
+		    "certificates"));
+		if ((v = json_object_get(state, "exchange_key_x5t_256")) != NULL)
+			json_object_set(o, "exchange_key_x5t_256", v);
+		json_object_set(o, "data", json_object_get(state, "data"));
+		report_set_ok(o, 1);
+		report_print(o);
+		json_decref(o);
 	} else {
 		printf("simulated HSM %s: %s\n", dir,
 		    json_string_value(json_object_get(state, "status")));

@@ -63,8 +63,8 @@ check "the server's TLS key is private" [ "$(stat -c %a "$T/hsm1/tls-server.key"
 check "the CA's private key is not kept" sh -c "! grep -l 'PRIVATE KEY' '$T/hsm1/tls-ca.pem'"
 expect "hsm download (activation) over HTTPS" 0 "$SDTOOL" hsm download --json "${C[@]}" "${P[@]}" \
 	--sd-wrapping-keys "${CERTS[@]}" --sd-quorum 2 --security-domain-file "$ON/Contoso-SD.json"
-check "... reports Success and passing checks" [ "$(jget "$T/out" '(j["activation"], j["checks"], j["required"])')" = "('Success', 'ok', 2)" ]
-check "... with the SD file's SHA-256" [ "$(jget "$T/out" 'j["sha256"]')" = "$(sha256sum "$ON/Contoso-SD.json" | cut -d' ' -f1)" ]
+check "... reports Success and passing checks" [ "$(jget "$T/out" '(j["activation"], j["checks"], j["quorum"]["required"])')" = "('Success', 'ok', 2)" ]
+check "... with the SD file's SHA-256" [ "$(jget "$T/out" 'j["sd_sha256"]')" = "$(sha256sum "$ON/Contoso-SD.json" | cut -d' ' -f1)" ]
 check "... and the certificates' thumbprints in order" [ "$(jget "$T/out" 'j["certificates"]')" = "$(jget "$T/hsm1/state.json" 'j["certificates"]')" ]
 check "the SD file is the service's format, compact" $PY -c "
 import json,sys
