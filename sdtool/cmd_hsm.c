@@ -1097,7 +1097,7 @@ hsm_key_create(int argc, char **argv)
 		goto out;
 	}
 	snprintf(what, sizeof(what), "key %s created in HSM %s", name, ss.url);
-	key_summary_print("hsm key-create", &ss, &ks, NULL, what);
+	key_summary_print("hsm", &ss, &ks, NULL, what);
 	ret = EXIT_OK;
  out:
 	session_close(&ss);
@@ -1156,7 +1156,7 @@ hsm_key_backup(int argc, char **argv)
 		goto out;
 	pki_sha256_hex(raw, raw_len, hex);
 	if (cn.json) {
-		o = report_new("hsm key-backup");
+		o = report_new("hsm");
 		report_set_ok(o, 1);
 		json_object_set_new(o, "hsm", json_string(ss.url));
 		json_object_set_new(o, "name", json_string(name));
@@ -1236,7 +1236,7 @@ hsm_key_restore(int argc, char **argv)
 	}
 	snprintf(what, sizeof(what), "key backup %s restored into HSM %s", file,
 	    ss.url);
-	key_summary_print("hsm key-restore", &ss, &ks, file, what);
+	key_summary_print("hsm", &ss, &ks, file, what);
 	ret = EXIT_OK;
  out:
 	session_close(&ss);

@@ -37,6 +37,7 @@ for pair in "1 2" "1 3" "2 3"; do
 		[ "$(jget "$T/j.json" "'%s %s %s %s %s %s' % (j['key_backups'][0]['key']['kty'], j['key_backups'][0]['key']['bits'], j['key_backups'][0]['key']['created'], j['key_backups'][0]['tenant_id'], j['key_backups'][0]['host'], j['ok'])")" = \
 		"RSA-HSM 2048 2023-05-12T03:48:01Z 54826b22-38d6-4fb2-bad9-b7b93a3e9c5a test-mhsm-sd1nlwg74fox34.managedhsm.azure.net True" ]
 done
+check "the report validates against the JSON schema" $PY "$E2E/json_valid.py" "$E2E/../../docs/sd-json.schema.json" "$T/j.json" verify
 check "the sdid is reported" \
 	[ "$(jget "$T/j.json" "j['sdid']")" = "1:M-HSM:0c0a9a34-95b5-4416-acb2-a7a9d045a587:2870e5" ]
 check "the sha256 of the file read" \
@@ -56,6 +57,7 @@ check "... on one line" [ "$(grep -c 'key backup not opened' "$T/err")" -eq 1 ]
 check "... and FAILED on stdout" grep -q '^FAILED: 1 of 1 key backup do not open' "$T/out"
 expect "another HSM's backup: --json" 1 \
 	"$SDTOOL" verify --json --sd-file "$V/2022-08/sd.json" --sd-wrapping-keys "$V/certs/cert_0.key" "$V/certs/cert_1.key" --key-backup "$BODY"
+check "... the failure report validates too" $PY "$E2E/json_valid.py" "$E2E/../../docs/sd-json.schema.json" "$T/out" verify
 check "... status wrong_security_domain, ok false" \
 	[ "$(jget "$T/out" "'%s %s %s' % (j['key_backups'][0]['status'], j['key_backups'][0]['error']['code'], j['ok'])")" = "wrong_security_domain wrong_security_domain False" ]
 

@@ -44,6 +44,7 @@ expect "inspect-free check: verify opens the SD" 0 "$SDTOOL" verify --sd-file "$
 
 expect "key-create canary" 0 "$SDTOOL" hsm key-create $H1 --name canary --json
 cp "$T/out" "$T/create.json"
+check "key-create --json validates" $PY "$E2E/json_valid.py" "$E2E/../../docs/sd-json.schema.json" "$T/create.json" hsm
 check "key-create: RSA-HSM 2048 with a kid" [ "$(jget "$T/create.json" "'%s %s %s' % (j['kty'], j['bits'], j['kid'].split('/')[-2])")" = "RSA-HSM 2048 canary" ]
 FP=$(jget "$T/create.json" "j['public_key_sha256']")
 VID=$(jget "$T/create.json" "j['kid'].split('/')[-1]")
@@ -82,6 +83,7 @@ expect_err "another HSM's backup refused online" 1 \
 	"HTTP 400 .*not made under this HSM's security domain" \
 	"$SDTOOL" hsm key-restore $H2 --file "$T/other.bak"
 expect "the canary restores into hsm2" 0 "$SDTOOL" hsm key-restore $H2 --file "$T/canary.bak" --json
+check "key-restore --json validates" $PY "$E2E/json_valid.py" "$E2E/../../docs/sd-json.schema.json" "$T/out" hsm
 check "... the same key (public key, version)" \
 	[ "$(jget "$T/out" "'%s %s' % (j['public_key_sha256'], j['kid'].split('/')[-1])")" = "$FP $VID" ]
 # The REST body form is accepted too, and a second restore conflicts.
