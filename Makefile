@@ -8,7 +8,8 @@
 #   make demo       a complete simulated ceremony, told as a story
 #   make bench      sdtool against azure-cli and an openssl floor; verify
 #                   of 252 quorums; libraries linked by each program
-#   make install    PREFIX, DESTDIR, BINDIR, LIBEXECDIR, MANDIR are honoured
+#   make install    PREFIX, DESTDIR, BINDIR, LIBEXECDIR, MANDIR, DATADIR
+#                   (ceremony scripts, JSON schema), BASHCOMPDIR are honoured
 #   make install-offline   only sdtool and its pages, no helper programs
 
 PREFIX ?= /usr/local
@@ -16,6 +17,8 @@ DESTDIR ?=
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 LIBEXECDIR ?= $(PREFIX)/libexec/sdtool
+DATADIR ?= $(PREFIX)/share
+BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
 PKG_CONFIG ?= pkg-config
 CC ?= cc
 CFLAGS ?= -O2 -g
@@ -277,6 +280,10 @@ install-offline: $(BUILD)/sdtool
 	install -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/
 	$(if $(MAN7),install -d $(DESTDIR)$(MANDIR)/man7 && \
 		install -m 0644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/)
+	install -d $(DESTDIR)$(DATADIR)/sdtool/ceremony $(DESTDIR)$(BASHCOMPDIR)
+	install -m 0755 ceremony/*.sh $(DESTDIR)$(DATADIR)/sdtool/ceremony/
+	install -m 0644 docs/sd-json.schema.json $(DESTDIR)$(DATADIR)/sdtool/
+	install -m 0644 completion/sdtool.bash $(DESTDIR)$(BASHCOMPDIR)/sdtool
 
 # The helper programs (network, simulator, paper) and their pages.
 install-helpers: $(HELPERS)
@@ -291,6 +298,11 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7)))
+	rm -f $(addprefix $(DESTDIR)$(DATADIR)/sdtool/ceremony/,$(notdir $(wildcard ceremony/*.sh)))
+	-rmdir $(DESTDIR)$(DATADIR)/sdtool/ceremony 2>/dev/null
+	rm -f $(DESTDIR)$(DATADIR)/sdtool/sd-json.schema.json
+	-rmdir $(DESTDIR)$(DATADIR)/sdtool 2>/dev/null
+	rm -f $(DESTDIR)$(BASHCOMPDIR)/sdtool
 
 clean:
 	rm -rf build build-san

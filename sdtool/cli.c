@@ -129,6 +129,16 @@ cli_warn(const char *fmt, ...)
 	va_end(ap);
 }
 
+void
+cli_warn_quorum(unsigned required, size_t shares)
+{
+	if (shares > 0 && required == shares)
+		cli_warn("a quorum of %u of %zu: every officer is needed, so one "
+		    "lost key, card or passphrase loses the security domain "
+		    "and every key of the HSM; a quorum of %u of %zu survives "
+		    "one loss", required, shares, required - 1, shares);
+}
+
 int
 cli_core_error(int code, const struct sd_err *e, const char *what, ...)
 {
@@ -487,8 +497,8 @@ int
 cli_new_passphrase(const char *file, const char *what, char *buf, size_t size)
 {
 	char prompt[512];
-	char *again;
-	int r, ret = -1;
+	char *again = NULL;
+	int r, tries, ret = -1;
 
 	if (file != NULL) {
 		struct cli_pass pass = { file, 0, NULL, 0, 0 };
@@ -497,34 +507,61 @@ cli_new_passphrase(const char *file, const char *what, char *buf, size_t size)
 		cli_pass_clear(&pass);
 		if (r != 0)
 			return -1;
-	} else {
+		if (strlen(buf) < 8) {
+			cli_error("%s: passphrase shorter than 8 characters",
+			    what);
+			goto out;
+		}
+		ret = 0;
+		goto out;
+	}
+	if ((again = sodium_malloc(size)) == NULL) {
+		cli_error("out of memory");
+		return -1;
+	}
+	/*
+	 * At the terminal, a passphrase too short or a confirmation that
+	 * differs asks this entry again (3 tries), not the whole run: the
+	 * other officers' entries are kept.
+	 */
+	for (tries = 1; tries <= 3; tries++) {
 		snprintf(prompt, sizeof(prompt), "New passphrase for %s: ", what);
 		if (read_tty_line(prompt, buf, size) == -1) {
 			cli_error("%s: no terminal to ask for a passphrase; use "
 			    "--password-file or --no-passphrase", what);
-			return -1;
+			goto out;
 		}
-		if ((again = sodium_malloc(size)) == NULL) {
-			cli_error("out of memory");
-			return -1;
+		if (strlen(buf) < 8) {
+			if (tries == 3) {
+				cli_error("%s: passphrase shorter than 8 "
+				    "characters", what);
+				goto out;
+			}
+			fprintf(stderr, "%s: shorter than 8 characters; again "
+			    "(%d of 3)\n", what, tries + 1);
+			continue;
 		}
 		snprintf(prompt, sizeof(prompt), "Same passphrase again: ");
 		/* both are secrets: compare in constant time */
-		if (read_tty_line(prompt, again, size) == -1 ||
-		    strlen(buf) != strlen(again) ||
-		    sodium_memcmp(buf, again, strlen(buf)) != 0) {
-			sodium_free(again);
+		if (read_tty_line(prompt, again, size) == -1) {
+			cli_error("%s: no confirmation typed", what);
+			goto out;
+		}
+		if (strlen(buf) == strlen(again) &&
+		    sodium_memcmp(buf, again, strlen(buf)) == 0) {
+			ret = 0;
+			goto out;
+		}
+		if (tries == 3) {
 			cli_error("%s: the two passphrases differ", what);
 			goto out;
 		}
-		sodium_free(again);
+		fprintf(stderr, "%s: the two passphrases differ; this entry "
+		    "again (%d of 3)\n", what, tries + 1);
 	}
-	if (strlen(buf) < 8) {
-		cli_error("%s: passphrase shorter than 8 characters", what);
-		goto out;
-	}
-	ret = 0;
  out:
+	if (again != NULL)
+		sodium_free(again);
 	if (ret != 0)
 		sodium_memzero(buf, size);
 	return ret;

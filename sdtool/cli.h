@@ -54,6 +54,11 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "sdtool VERB: warning: <message>". */
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /*
+ * Warn when a quorum leaves no room for a loss: with required == shares
+ * (N of N), one lost key or passphrase loses the security domain.
+ */
+void cli_warn_quorum(unsigned required, size_t shares);
+/*
  * Report a core error: "sdtool VERB: <what>: <detail>" where detail is
  * e->msg if set, otherwise sd_strerror(code).  Returns EXIT_FAIL.
  */

@@ -865,24 +865,35 @@ confirm_delete(const char *path)
 	char line[PATH_MAX + 2];
 	FILE *tty;
 	size_t n;
-	int ok = 0;
+	int ok = 0, tries;
 
 	if ((tty = fopen("/dev/tty", "r+e")) == NULL) {
 		cli_error("--delete-source needs a terminal to confirm on; the "
 		    "key file %s was kept", path);
 		return -1;
 	}
-	fprintf(tty, "The key is on the token and decrypts there.\n"
-	    "To overwrite and delete %s, type its name as given: ", path);
-	fflush(tty);
-	if (fgets(line, sizeof(line), tty) != NULL) {
+	fprintf(tty, "The key is on the token and decrypts there.\n");
+	/* a typo is asked again (3 tries); an empty line keeps the file */
+	for (tries = 1; tries <= 3 && !ok; tries++) {
+		fprintf(tty, "To overwrite and delete %s, type its name as "
+		    "given%s: ", path, tries > 1 ? " (again; an empty line keeps "
+		    "it)" : "");
+		fflush(tty);
+		if (fgets(line, sizeof(line), tty) == NULL)
+			break;
 		n = strcspn(line, "\r\n");
 		line[n] = '\0';
+		if (n == 0)
+			break;
 		ok = strcmp(line, path) == 0;
+		if (!ok)
+			fprintf(tty, "That is not the name given.\n");
 	}
 	fclose(tty);
 	if (!ok) {
-		cli_error("not confirmed; the key file %s was kept", path);
+		cli_error("not confirmed; the key file %s was kept (the key is "
+		    "on the token and works: delete the file yourself when "
+		    "sure, do not import it again)", path);
 		return -1;
 	}
 	return 0;
@@ -1240,6 +1251,7 @@ card_generate(int argc, char **argv)
 	unsigned long min = 0, max = 0;
 	long index = -1, bits = CARD_DEF_BITS, days = CARD_DEF_DAYS;
 	int idr, r, json = 0, so = 0, made = 0, host = 0, sign_off = 0;
+	int make_dir = 0;
 	int ret = EXIT_FAIL;
 	json_t *rep;
 
@@ -1295,7 +1307,24 @@ card_generate(int argc, char **argv)
 	if (label == NULL)
 		label = deflabel;
 	/* Everything refusable is refused before the token is touched. */
-	if (stat(dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
+	if (stat(dir, &st) == -1 && errno == ENOENT) {
+		/*
+		 * Made like keygen -d makes it: the last component only (a
+		 * missing parent is more likely a typo in a mount point), and
+		 * only once the certificate is there to go in it.
+		 */
+		char *copy = strdup(dir);
+
+		if (copy == NULL || stat(dirname(copy), &st) == -1 ||
+		    !S_ISDIR(st.st_mode)) {
+			cli_error("%s: does not exist, nor does its parent",
+			    dir);
+			free(copy);
+			goto out;
+		}
+		free(copy);
+		make_dir = 1;
+	} else if (stat(dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
 		cli_error("%s: not a directory", dir);
 		goto out;
 	}
@@ -1358,6 +1387,14 @@ card_generate(int argc, char **argv)
 	}
 	if (prove(&c, new_uri, cert, x5t, &host) != 0)
 		goto out;
+	if (make_dir) {
+		if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
+			cli_error("%s: cannot create it: %s", dir,
+			    strerror(errno));
+			goto out;
+		}
+		fprintf(stderr, "created directory %s\n", dir);
+	}
 	if (cli_write_cert(cert_path, cert) != 0)
 		goto out;
 	made = 0;   /* done: it stays */

@@ -417,6 +417,7 @@ hsm_download(int argc, char **argv)
 			cli_core_error(r, &e, "%s", cert_paths[i]);
 			goto out;
 		}
+	cli_warn_quorum((unsigned)quorum, n);
 	if ((r = mhsm_certset_build(certs, n, (unsigned)quorum, &body, &bad,
 	    &other, &e)) != 0) {
 		if (other < n)

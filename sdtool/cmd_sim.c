@@ -125,6 +125,7 @@ sim_activate(int argc, char **argv)
 			    e.msg);
 		goto out;
 	}
+	cli_warn_quorum((unsigned)quorum, n);
 	if ((r = simhsm_activate(dir, certs, n, (unsigned)quorum,
 	    deliver_sd_file, (void *)sd_out, &state, &e)) != 0) {
 		/* deliver_sd_file has said why already */

@@ -71,6 +71,21 @@ PYEOF
 expect_out "solo: a share at the wrong position fails" 1 'carries x-coordinate 1 where the position of its certificate is 2' \
 	"$SDTOOL" verify --solo --sd-file "$T/swapped.json" --sd-wrapping-keys "$K0"
 
+# Issue 9: the command an escrow sheet prints as its step 4 failed (exit 1)
+# for one officer alone.  Run the sheet's own line.
+printf 'sheet passphrase 4567\n' >"$T/sheetpass"
+expect "escrow print (text) for officer 0" 0 "$SDTOOL" escrow print --key "$K0" --format text \
+	--out "$T/sheet.txt" --new-password-file "$T/sheetpass"
+line=$(grep -E '^ +sdtool verify ' "$T/sheet.txt" | head -n 1 | sed 's/^ *//')
+check "the sheet's step is the solo key check" sh -c 'case "$1" in *"--solo"*) exit 0;; esac; exit 1' _ "$line"
+# shellcheck disable=SC2086
+set -- $line
+shift
+cd "$T/k" || exit 1
+expect_out "the sheet's command, as printed, proves the officer's key alone" 0 '^OK \(solo check\)' \
+	"$SDTOOL" $(printf '%s\n' "$@" | sed "s|^SD.json\$|$SD|")
+cd - >/dev/null || exit 1
+
 # '-' reads the SD file from standard input.
 check "verify --sd-file - (standard input)" sh -c '"$1" verify --all --sd-file - --sd-wrapping-keys "$2" "$3" "$4" <"$5" | grep -q "^OK: every quorum"' \
 	_ "$SDTOOL" "$K0" "$K1" "$K2" "$SD"
