@@ -624,6 +624,8 @@ hsm_init_recovery(int argc, char **argv)
 		json_object_set_new(o, "hsm", json_string(ss.url));
 		json_object_set_new(o, "out", json_string(out_path));
 		json_object_set_new(o, "x5t_256", json_string(x5t));
+		json_object_set_new(o, "x5t_256_readaloud",
+		    report_x5t_readaloud(x5t));
 		json_object_set_new(o, "sha256_fingerprint", json_string(fp));
 		json_object_set_new(o, "not_after", json_string(not_after));
 		report_set_ok(o, 1);
@@ -633,8 +635,11 @@ hsm_init_recovery(int argc, char **argv)
 		printf("HSM %s is in recovery mode\n", ss.url);
 		printf("exchange key certificate written to %s\n", out_path);
 		printf("  x5t_256 %s\n", x5t);
+		printf("  the same, to read aloud (hex, then PGP words):\n");
+		report_print_x5t_readaloud(x5t, "    ");
 		printf("Read this thumbprint aloud to the offline machine's "
-		    "operator before making the restore blob.\n");
+		    "operator before making the restore blob (the hex or the "
+		    "words; the operator types what they hear).\n");
 	}
 	ret = EXIT_OK;
  out:

@@ -67,19 +67,6 @@ exchange_from_text(const char *path, const char *text, size_t len,
 	return 0;
 }
 
-/* The read-aloud forms of a base64url thumbprint, or NULL. */
-static json_t *
-x5t_readaloud(const char *x5t)
-{
-	uint8_t *b = NULL;
-	size_t n = 0;
-	json_t *o = NULL;
-
-	if (x5t != NULL && b64url_decode(x5t, strlen(x5t), &b, &n, NULL) == 0)
-		o = report_readaloud(b, n);
-	free(b);
-	return o;
-}
 
 struct given_cert {
 	const char *path;
@@ -161,7 +148,7 @@ recipient_json(const char *x5t, const struct jwe *j, struct given_cert *certs,
 	size_t k;
 
 	json_object_set_new(o, "x5t_256", json_string(x5t));
-	json_object_set_new(o, "x5t_256_readaloud", x5t_readaloud(x5t));
+	json_object_set_new(o, "x5t_256_readaloud", report_x5t_readaloud(x5t));
 	json_object_set_new(o, "alg", json_string(j->alg));
 	json_object_set_new(o, "enc", json_string(j->enc));
 	json_object_set_new(o, "kid", j->kid ? json_string(j->kid) : json_null());
@@ -206,7 +193,7 @@ cert_report(const char *path, X509 *cert, int is_reply)
 	    json_integer(EVP_PKEY_get_bits(X509_get0_pubkey(cert))));
 	/* x5t_256 is the SHA-256 of the certificate's DER bytes */
 	json_object_set_new(root, "x5t_256", json_string(g.x5t));
-	json_object_set_new(root, "x5t_256_readaloud", x5t_readaloud(g.x5t));
+	json_object_set_new(root, "x5t_256_readaloud", report_x5t_readaloud(g.x5t));
 	/* as `openssl x509 -fingerprint -sha256` shows it */
 	json_object_set_new(root, "sha256_fingerprint", json_string(colon));
 	if (g.expired)

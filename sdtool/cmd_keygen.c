@@ -354,6 +354,14 @@ report_text(const struct pair *pairs, int n, const struct keygen_args *a)
 		    p->x5t);
 		printf("%*s  sha256 %s\n", (int)strlen(p->cert_path), "",
 		    p->fingerprint);
+		{
+			/* the same digest, to read aloud at the ceremony */
+			char ind[600];
+
+			snprintf(ind, sizeof(ind), "%*s  ",
+			    (int)strlen(p->cert_path), "");
+			report_print_x5t_readaloud(p->x5t, ind);
+		}
 		printf("%*s  RSA-%ld, valid until %s\n",
 		    (int)strlen(p->cert_path), "", a->bits, p->not_after);
 	}
@@ -378,6 +386,8 @@ report_json(const struct pair *pairs, int n, const struct keygen_args *a)
 		    json_object_set_new(o, "key", json_string(p->key_path)) ||
 		    json_object_set_new(o, "cert", json_string(p->cert_path)) ||
 		    json_object_set_new(o, "x5t_256", json_string(p->x5t)) ||
+		    json_object_set_new(o, "x5t_256_readaloud",
+		    report_x5t_readaloud(p->x5t)) ||
 		    json_object_set_new(o, "sha256_fingerprint",
 		    json_string(p->fingerprint)) ||
 		    json_object_set_new(o, "bits", json_integer(a->bits)) ||

@@ -228,6 +228,8 @@ sim_init_recovery(int argc, char **argv)
 		json_object_set_new(o, "state", json_string(dir));
 		json_object_set_new(o, "out", json_string(out_path));
 		json_object_set_new(o, "x5t_256", json_string(x5t));
+		json_object_set_new(o, "x5t_256_readaloud",
+		    report_x5t_readaloud(x5t));
 		report_set_ok(o, 1);
 		report_print(o);
 		json_decref(o);
@@ -235,8 +237,11 @@ sim_init_recovery(int argc, char **argv)
 		printf("simulated HSM %s is in recovery mode\n", dir);
 		printf("exchange key certificate written to %s\n", out_path);
 		printf("  x5t_256 %s\n", x5t);
+		printf("  the same, to read aloud (hex, then PGP words):\n");
+		report_print_x5t_readaloud(x5t, "    ");
 		printf("Read this thumbprint aloud to the offline machine's "
-		    "operator before making the restore blob.\n");
+		    "operator before making the restore blob (the hex or the "
+		    "words; the operator types what they hear).\n");
 	}
 	ret = EXIT_OK;
  out:

@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "report.h"
+#include "../shares/b64.h"
 #include "../shares/readaloud.h"
 #include "../shares/sd_err.h"
 
@@ -113,6 +114,29 @@ report_print_readaloud(const json_t *ra, const char *indent)
 		putchar(*p);
 	}
 	putchar('\n');
+}
+
+json_t *
+report_x5t_readaloud(const char *x5t)
+{
+	uint8_t *b = NULL;
+	size_t n = 0;
+	json_t *o = NULL;
+
+	if (x5t != NULL && b64url_decode(x5t, strlen(x5t), &b, &n, NULL) == 0)
+		o = report_readaloud(b, n);
+	free(b);
+	return o;
+}
+
+void
+report_print_x5t_readaloud(const char *x5t, const char *indent)
+{
+	json_t *o = report_x5t_readaloud(x5t);
+
+	if (o != NULL)
+		report_print_readaloud(o, indent);
+	json_decref(o);
 }
 
 const char *

@@ -53,6 +53,12 @@ json_t *report_readaloud(const uint8_t *b, size_t n);
  */
 void report_print_readaloud(const json_t *ra, const char *indent);
 
+/* The read-aloud forms of a base64url thumbprint's bytes, or NULL. */
+json_t *report_x5t_readaloud(const char *x5t);
+
+/* Print them as report_print_readaloud() does; nothing if x5t is bad. */
+void report_print_x5t_readaloud(const char *x5t, const char *indent);
+
 /* A snake_case code for an SD_ERR_* value ("format", "auth_failed", ...). */
 const char *report_code_of(int sd_code);
 
