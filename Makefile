@@ -24,6 +24,12 @@ CC ?= cc
 CFLAGS ?= -O2 -g
 BUILD ?= build
 VERSION := 0.1.0
+# The commit built: from debian/commit in a package build (make deb writes
+# it), else from git; "+dirty" when the tree differs from it.
+COMMIT := $(shell cat debian/commit 2>/dev/null || \
+	{ c=$$(git rev-parse --short=12 HEAD 2>/dev/null) && \
+	  { git diff --quiet HEAD 2>/dev/null && echo $$c || echo $$c+dirty; }; } || \
+	echo unknown)
 
 # The offline binary links these alone.  PKCS#11 modules, p11-kit, ykpers
 # and pcsc-lite are opened at run time (hw/dl.c): only their headers are
@@ -86,7 +92,9 @@ PAPER_SRC := $(wildcard paper/*.c)
 # escrow (cairo, qrencode, zbar).  Every other cmd_*.c is in sdtool.
 HELPER_CMD_SRC := sdtool/cmd_hsm.c sdtool/cmd_sim.c sdtool/cmd_escrow.c
 CMD_SRC := $(filter-out $(HELPER_CMD_SRC),$(wildcard sdtool/cmd_*.c))
-CLI_SRC := $(filter-out sdtool/main.c sdtool/helper_main.c \
+# The paper helper's internal verb (ceremony print's PDF).
+PAPER_CLI_SRC := sdtool/paper_verbs.c
+CLI_SRC := $(filter-out sdtool/main.c sdtool/helper_main.c $(PAPER_CLI_SRC) \
 	$(wildcard sdtool/cmd_*.c),$(wildcard sdtool/*.c))
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_HELPER_SRC := $(filter-out $(TEST_SRC),$(wildcard tests/unit/*.c))
@@ -108,6 +116,7 @@ HELPERS := $(BUILD)/sdtool-hsm $(BUILD)/sdtool-sim $(BUILD)/sdtool-paper
 MAN1 := $(wildcard man/*.1)
 MAN5 := $(wildcard man/*.5)
 MAN7 := $(wildcard man/*.7)
+CEREMONIES := $(wildcard ceremony/*.json)
 # Pages of the helper programs' verbs, installed with them.
 HELPER_MAN1 := man/sdtool-hsm.1 man/sdtool-sim.1 man/sdtool-escrow.1
 OFFLINE_MAN1 := $(filter-out $(HELPER_MAN1),$(MAN1))
@@ -125,10 +134,11 @@ offline: $(BUILD)/sdtool
 # Where sdtool looks for its helpers; remade when LIBEXECDIR changes.
 $(BUILD)/config.h: FORCE
 	@mkdir -p $(dir $@)
-	@printf '#define SDTOOL_LIBEXECDIR "%s"\n' '$(LIBEXECDIR)' > $@.new
+	@printf '#define SDTOOL_LIBEXECDIR "%s"\n#define SDTOOL_COMMIT "%s"\n' \
+		'$(LIBEXECDIR)' '$(COMMIT)' > $@.new
 	@if cmp -s $@.new $@; then rm -f $@.new; else mv $@.new $@; fi
 
-$(BUILD)/obj/sdtool/main.o: $(BUILD)/config.h
+$(BUILD)/obj/sdtool/main.o $(BUILD)/obj/sdtool/cli.o: $(BUILD)/config.h
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -155,15 +165,11 @@ $(BUILD)/sdtool: $(BUILD)/obj/sdtool/main.o $(CMD_OBJ) $(CLI_LIB) $(CORE_LIB)
 $(BUILD)/obj/helper_%.o: sdtool/helper_main.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@")
-	$(Q)$(CC) $(ALL_CFLAGS) -DHELPER_VERB='"$(HELPER_VERB)"' \
-		-DHELPER_FN=$(HELPER_FN) -c -o $@ $<
+	$(Q)$(CC) $(ALL_CFLAGS) -DHELPER_$(HELPER) -c -o $@ $<
 
-$(BUILD)/obj/helper_hsm.o: HELPER_VERB := hsm
-$(BUILD)/obj/helper_hsm.o: HELPER_FN := cmd_hsm
-$(BUILD)/obj/helper_sim.o: HELPER_VERB := sim
-$(BUILD)/obj/helper_sim.o: HELPER_FN := cmd_sim
-$(BUILD)/obj/helper_paper.o: HELPER_VERB := escrow
-$(BUILD)/obj/helper_paper.o: HELPER_FN := cmd_escrow
+$(BUILD)/obj/helper_hsm.o: HELPER := HSM
+$(BUILD)/obj/helper_sim.o: HELPER := SIM
+$(BUILD)/obj/helper_paper.o: HELPER := PAPER
 
 $(BUILD)/sdtool-hsm: $(BUILD)/obj/helper_hsm.o $(BUILD)/obj/sdtool/cmd_hsm.o \
 		$(CLI_LIB) $(NET_LIB) $(CORE_LIB)
@@ -178,7 +184,8 @@ $(BUILD)/sdtool-sim: $(BUILD)/obj/helper_sim.o $(BUILD)/obj/sdtool/cmd_sim.o \
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SIM_LIBS) $(CORE_LIBS)
 
 $(BUILD)/sdtool-paper: $(BUILD)/obj/helper_paper.o \
-		$(BUILD)/obj/sdtool/cmd_escrow.o $(PAPER_OBJ) $(CLI_LIB) $(CORE_LIB)
+		$(BUILD)/obj/sdtool/cmd_escrow.o $(call obj,$(PAPER_CLI_SRC)) \
+		$(PAPER_OBJ) $(CLI_LIB) $(CORE_LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PAPER_LIBS) $(CORE_LIBS)
 
@@ -217,6 +224,29 @@ $(BUILD)/p11pinpad.so: tests/p11shim/pinpad.c
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) -std=c11 -D_GNU_SOURCE $(OPT_CFLAGS) $(WARN) \
 		$(shell $(PKG_CONFIG) --cflags p11-kit-1) -fPIC -shared -o $@ $<
+
+# Debian packages (debian/), reproducible: `make deb` builds them into
+# $(BUILD)/deb; `make offline-bundle` adds what a minimal Debian 12 lacks
+# for the offline packages, with SHA256SUMS and an install script.
+.PHONY: deb offline-bundle deb-check
+deb:
+	@sh mk/deb.sh $(abspath $(BUILD)/deb) $(COMMIT)
+
+offline-bundle: deb
+	@sh mk/offline-bundle.sh $(abspath $(BUILD)/deb) \
+		$(abspath $(BUILD)/offline-bundle)
+
+# Two builds in two directories must be bit-identical; the offline package
+# alone, unpacked, must run the offline verbs; lintian must find no error.
+# Then the offline bundle is installed, with no network, in a minimal
+# Debian 12 made by debootstrap (cached in $(BUILD)/chroot-bookworm).
+deb-check: vectors-present
+	@SDTOOL_VECTORS=$(VECTORS) COMMIT=$(COMMIT) BUILD_DIR=$(abspath $(BUILD)) \
+		sh tests/pkg/t_deb.sh
+	@sh mk/offline-bundle.sh $(abspath $(BUILD)/pkgtest/a) \
+		$(abspath $(BUILD)/offline-bundle)
+	@SDTOOL_VECTORS=$(VECTORS) BUILD_DIR=$(abspath $(BUILD)) \
+		sh tests/pkg/t_bundle.sh
 
 deps:
 	@sh mk/deps.sh
@@ -257,6 +287,7 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory e2e
 	$(Q)$(MAKE) --no-print-directory lint
+	$(Q)$(MAKE) --no-print-directory deb-check
 	$(Q)$(MAKE) --no-print-directory san-check
 
 demo: deps-build
@@ -271,13 +302,15 @@ bench: all
 
 install: install-offline install-helpers
 
-# The air-gapped laptop's part: sdtool alone, with its pages.
+# The air-gapped laptop's part: sdtool alone, with its pages and the
+# ceremony files.
 install-offline: $(BUILD)/sdtool
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
-		$(DESTDIR)$(MANDIR)/man5
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(DATADIR)/sdtool/ceremony
 	install -m 0755 $(BUILD)/sdtool $(DESTDIR)$(BINDIR)/sdtool
 	install -m 0644 $(OFFLINE_MAN1) $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 $(CEREMONIES) $(DESTDIR)$(DATADIR)/sdtool/ceremony/
 	$(if $(MAN7),install -d $(DESTDIR)$(MANDIR)/man7 && \
 		install -m 0644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/)
 	install -d $(DESTDIR)$(DATADIR)/sdtool/ceremony $(DESTDIR)$(BASHCOMPDIR)
@@ -298,6 +331,7 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7)))
+	rm -f $(addprefix $(DESTDIR)$(DATADIR)/sdtool/ceremony/,$(notdir $(CEREMONIES)))
 	rm -f $(addprefix $(DESTDIR)$(DATADIR)/sdtool/ceremony/,$(notdir $(wildcard ceremony/*.sh)))
 	-rmdir $(DESTDIR)$(DATADIR)/sdtool/ceremony 2>/dev/null
 	rm -f $(DESTDIR)$(DATADIR)/sdtool/sd-json.schema.json

@@ -3,7 +3,8 @@
 #   deps.sh build   what building needs (make demo)
 #   deps.sh         that, and what the tests need (make check): cmocka,
 #                   python3-jsonschema (the --json schema test),
-#                   mandoc, and azure-cli as the interop oracle
+#                   mandoc, azure-cli as the interop oracle, and the
+#                   Debian packaging tools (make deb, deb-check)
 # Idempotent: does nothing when everything is there.  Root uses apt-get
 # directly; anyone else goes through sudo.
 set -eu
@@ -15,7 +16,8 @@ libyubikey-dev libpcsclite-dev"
 if [ "${1:-all}" != build ]; then
 	PKGS="$PKGS libcmocka-dev mandoc azure-cli openssl time zbar-tools
 poppler-utils softhsm2 opensc ykcs11 yubico-piv-tool vsmartcard-vpcd pcscd
-libpcsclite-dev iproute2 python3-nacl python3-cryptography python3-jsonschema"
+libpcsclite-dev iproute2 python3-nacl python3-cryptography python3-jsonschema
+dpkg-dev debhelper lintian debootstrap python3-apt"
 fi
 
 missing=""

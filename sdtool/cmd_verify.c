@@ -30,16 +30,19 @@
 #include "report.h"
 #include "verbs.h"
 #include "../hw/key.h"
+#include "../pki/cert.h"
+#include "../shares/reshare.h"
 #include "../shares/sdops.h"
 #include "../shares/shamir.h"
 
 #define SYNOPSIS "[--json] [-q] [--all | --solo] [--password-file FILE] " \
-	"--sd-file SD --sd-wrapping-keys KEY ... [--key-backup FILE ...]"
+	"--sd-file SD --sd-wrapping-keys KEY ... [--same-data OLD] " \
+	"[--key-backup FILE ...]"
 
 #define EXIT_PROBLEM 3   /* recoverable, but something is wrong */
 
 enum { O_JSON = 1, O_SD, O_KEYS, O_PASSFILE, O_ALL, O_SOLO, O_QUIET,
-	O_PASSWORDS, O_KEYBACKUP };
+	O_PASSWORDS, O_KEYBACKUP, O_SAME };
 
 static const struct opt opts[] = {
 	{ O_SD, "sd-file", 0, OPT_VALUE, "SD",
@@ -54,11 +57,165 @@ static const struct opt opts[] = {
 	    "solo key check: each key opens its own share (no quorum)" },
 	{ O_QUIET, "quiet", 'q', OPT_FLAG, NULL,
 	    "print only problems and the verdict" },
+	{ O_SAME, "same-data", 0, OPT_VALUE, "OLD",
+	    "also prove that OLD carries the same data items (a reshare)" },
 	{ O_KEYBACKUP, "key-backup", 0, OPT_LIST, "FILE",
 	    "key backups the SD file must open (az keyvault key backup)" },
 	{ O_JSON, "json", 0, OPT_FLAG, NULL, "report as JSON" },
 	{ 0, NULL, 0, 0, NULL, NULL }
 };
+
+/*
+ * --same-data OLD (issue 12): after a reshare, prove that OLD and the SD
+ * file carry the same data items.  The keys given are tried on OLD as
+ * well (a quorum of each file is needed); a key that opens a share of OLD
+ * only is not counted as useless.  The comparison is shares/reshare.c's.
+ */
+struct same_data {
+	const char *path;
+	struct sd_file *sd;
+	struct keyset ks;
+	char sd_sha256[65];
+	char (*item_sha)[65];
+	size_t n_items;
+	int code;                 /* 0: the same data items */
+	char detail[600];
+};
+
+static void
+same_data_check(struct same_data *sdd, const struct sd_file *sd,
+    const struct keyset *ks, char *const *refs, size_t n_refs,
+    const char *passfile)
+{
+	struct sd_secret **pa = NULL, **pb = NULL;
+	struct sd_err e = { "" };
+	char *text = NULL, **try = NULL;
+	size_t len, i, j;
+	int r;
+
+	sdd->code = SD_ERR_IO;
+	snprintf(sdd->detail, sizeof(sdd->detail), "%s: cannot be read",
+	    sdd->path);
+	if (cli_read_file(sdd->path, SD_MAX_FILE_LEN, &text, &len) != 0)
+		return;
+	pki_sha256_hex(text, len, sdd->sd_sha256);
+	if ((r = sd_file_parse(text, len, &sdd->sd, &e)) != 0)
+		goto out;
+	/*
+	 * A key whose certificate names no share of OLD is not opened again
+	 * (no second passphrase prompt for a new officer); the others are.
+	 */
+	if ((try = calloc(n_refs ? n_refs : 1, sizeof(*try))) == NULL) {
+		r = sd_err_set(&e, SD_ERR_ALLOC, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n_refs; i++) {
+		try[i] = refs[i];
+		if (i < ks->n_keys && ks->keys[i].x5t_256[0] != '\0') {
+			for (j = 0; j < sdd->sd->n_shares; j++)
+				if (strcmp(sdd->sd->shares[j].x5t_256,
+				    ks->keys[i].x5t_256) == 0)
+					break;
+			if (j == sdd->sd->n_shares)
+				try[i] = NULL;
+		}
+	}
+	if (keyset_open(sdd->sd, try, n_refs, passfile, 1, &sdd->ks) != 0) {
+		r = sd_err_set(&e, SD_ERR_ALLOC, "out of memory");
+		goto out;
+	}
+	if ((r = sd_quorum_open(sdd->sd, sdd->ks.shares, NULL, &pa, &e)) != 0) {
+		sd_err_prefix(&e, r, "%s", sdd->path);
+		goto out;
+	}
+	if ((r = sd_quorum_open(sd, ks->shares, NULL, &pb, &e)) != 0) {
+		sd_err_prefix(&e, r, "the SD file");
+		goto out;
+	}
+	if ((r = sd_same_data(&sdd->sd->data, pa, &sd->data, pb, NULL,
+	    &e)) != 0)
+		goto out;
+	if ((sdd->item_sha = calloc(sd->data.n ? sd->data.n : 1,
+	    sizeof(*sdd->item_sha))) == NULL) {
+		r = sd_err_set(&e, SD_ERR_ALLOC, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < sd->data.n; i++)
+		if ((r = sd_item_sha256(pb[i], sdd->item_sha[i])) != 0)
+			goto out;
+	sdd->n_items = sd->data.n;
+ out:
+	sdd->code = r;
+	if (r != 0)
+		snprintf(sdd->detail, sizeof(sdd->detail), "%s",
+		    e.msg[0] ? e.msg : sd_strerror(r));
+	sd_plaintexts_free(pa, sdd->sd != NULL ? sdd->sd->data.n : 0);
+	sd_plaintexts_free(pb, sd->data.n);
+	free(try);
+	free(text);
+}
+
+/* A key useless for the SD file may be what opens OLD. */
+static int
+same_data_used_key(const struct same_data *sdd, size_t k)
+{
+	return sdd->path != NULL && k < sdd->ks.n_keys &&
+	    (sdd->ks.keys[k].outcome == KEY_OPENED ||
+	    sdd->ks.keys[k].outcome == KEY_DUPLICATE);
+}
+
+static json_t *
+same_data_json(const struct same_data *sdd, const struct sd_file *sd)
+{
+	json_t *o = json_object(), *arr, *it;
+	size_t i;
+
+	json_object_set_new(o, "file", json_string(sdd->path));
+	if (sdd->sd_sha256[0])
+		json_object_set_new(o, "sd_sha256", json_string(sdd->sd_sha256));
+	json_object_set_new(o, "ok", json_boolean(sdd->code == 0));
+	if (sdd->code != 0)
+		json_object_set_new(o, "message", json_string(sdd->detail));
+	arr = json_array();
+	for (i = 0; i < sdd->n_items; i++) {
+		it = json_object();
+		json_object_set_new(it, "tag", json_string(sd->data.items[i].tag));
+		json_object_set_new(it, "sha256", json_string(sdd->item_sha[i]));
+		json_array_append_new(arr, it);
+	}
+	json_object_set_new(o, "data_items", arr);
+	return o;
+}
+
+static void
+same_data_print(const struct same_data *sdd, const struct sd_file *sd)
+{
+	size_t i;
+
+	for (i = 0; i < sdd->ks.n_keys; i++)
+		if (same_data_used_key(sdd, i))
+			printf("  key %s: opened share #%zu of %s\n",
+			    sdd->ks.keys[i].ref, sdd->ks.keys[i].share + 1,
+			    sdd->path);
+	if (sdd->code != 0) {
+		printf("FAILED: same data as %s not proved: %s\n", sdd->path,
+		    sdd->detail);
+		return;
+	}
+	printf("same data as %s (sha256 %s): all %zu data items equal\n",
+	    sdd->path, sdd->sd_sha256, sdd->n_items);
+	for (i = 0; i < sdd->n_items; i++)
+		printf("  %-26s sha256 %s\n", sd->data.items[i].tag,
+		    sdd->item_sha[i]);
+}
+
+static void
+same_data_clear(struct same_data *sdd)
+{
+	keyset_clear(&sdd->ks);
+	sd_file_free(sdd->sd);
+	free(sdd->item_sha);
+}
 
 struct quorum_result {
 	size_t idx[SD_MAX_SHARES];  /* share indexes of the subset */
@@ -494,6 +651,7 @@ cmd_verify(int argc, char **argv)
 	size_t c[SD_MAX_SHARES];
 	int id, r, json = 0, quiet = 0, ret = EXIT_FAIL;
 	json_t *report;
+	struct same_data sdd = { 0 };
 
 	memset(&vr, 0, sizeof(vr));
 	if ((refs = calloc((size_t)argc, sizeof(*refs))) == NULL ||
@@ -510,6 +668,7 @@ cmd_verify(int argc, char **argv)
 		case O_ALL: vr.all = 1; break;
 		case O_SOLO: vr.solo = 1; break;
 		case O_QUIET: quiet = 1; break;
+		case O_SAME: sdd.path = val; break;
 		case O_KEYBACKUP: kbfiles[n_kb++] = (char *)val; break;
 		case O_JSON: json = 1; report_want_json(1); break;
 		case OPT_HELP:
@@ -572,6 +731,14 @@ cmd_verify(int argc, char **argv)
 			vr.nq++;
 		} while (next_combination(c, sd->required, n_open));
 	}
+	/* --same-data (issue 12): keys that opened only OLD are not failures */
+	if (sdd.path != NULL) {
+		same_data_check(&sdd, sd, &ks, refs, n_refs, passfile);
+		for (i = 0; i < ks.n_keys; i++)
+			if (!key_ok(&ks.keys[i]) && same_data_used_key(&sdd, i) &&
+			    vr.n_bad_keys > 0)
+				vr.n_bad_keys--;
+	}
 	judge(&vr);
 	/*
 	 * --key-backup (issue 11, kbcheck.c): open each backup with the
@@ -591,6 +758,17 @@ cmd_verify(int argc, char **argv)
 	}
 	if (json) {
 		report = report_json(&vr);
+		if (sdd.path != NULL) {
+			json_object_set_new(report, "same_data",
+			    same_data_json(&sdd, sd));
+			if (sdd.code != 0) {
+				json_object_set_new(report, "exit_status",
+				    json_integer(EXIT_FAIL));
+				if (vr.status == EXIT_OK)
+					report_set_error(report,
+					    "not_same_data", sdd.detail);
+			}
+		}
 		if (n_kb > 0) {
 			kb_check_json(&kbc, report);
 			if (!kb_ok) {
@@ -607,14 +785,18 @@ cmd_verify(int argc, char **argv)
 		json_decref(report);
 	} else {
 		print_text(&vr, quiet);
+		if (sdd.path != NULL)
+			same_data_print(&sdd, sd);
 		if (n_kb > 0)
 			kb_check_print(&kbc);
 	}
-	ret = kb_ok ? vr.status : EXIT_FAIL;
+	ret = kb_ok && (sdd.path == NULL || sdd.code == 0) ? vr.status :
+	    EXIT_FAIL;
  out:
 	kb_check_clear(&kbc);
 	free(kbfiles);
 	free(vr.qs);
+	same_data_clear(&sdd);
 	keyset_clear(&ks);
 	sd_file_free(sd);
 	free(text);
