@@ -320,6 +320,20 @@ cli_helper_run_input(const char *prog, const char *package,
 }
 
 int
+cli_json_requested(int argc, char **argv)
+{
+	int i;
+
+	for (i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "--json") == 0)
+			return 1;
+	}
+	return 0;
+}
+
+int
 cli_write_new_file(const char *path, const void *buf, size_t len, mode_t mode)
 {
 	struct sd_err e = { "" };

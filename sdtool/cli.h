@@ -37,6 +37,13 @@ int cli_process_start(const char *who);
  */
 int cli_finish_stdout(int status);
 
+/*
+ * Was --json given to `PROGRAM VERB ...` (argv[2] on)?  Known before the
+ * verb parses its options, so that even a usage error is reported as JSON
+ * on stdout (report.h).
+ */
+int cli_json_requested(int argc, char **argv);
+
 /* The path of this executable (/proc/self/exe), or "(unknown)". */
 const char *cli_self_path(void);
 

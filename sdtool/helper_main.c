@@ -31,20 +31,6 @@ static const struct cli_verb helper_verbs[] = {
 	{ NULL, NULL, NULL }
 };
 
-static int
-json_requested(int argc, char **argv)
-{
-	int i;
-
-	for (i = 2; i < argc; i++) {
-		if (strcmp(argv[i], "--") == 0)
-			break;
-		if (strcmp(argv[i], "--json") == 0)
-			return 1;
-	}
-	return 0;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -64,7 +50,7 @@ main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	cli_verb_name = v->name;
-	report_want_json(json_requested(argc, argv));
+	report_want_json(cli_json_requested(argc, argv));
 	return cli_finish_stdout(report_finish(v->name,
 	    v->fn(argc - 1, argv + 1)));
 }

@@ -166,24 +166,6 @@ find_verb(const char *name)
 	return NULL;
 }
 
-/*
- * Was --json given?  Known before the verb parses its options, so that
- * even a usage error is reported as JSON on stdout (report.h).
- */
-static int
-json_requested(int argc, char **argv)
-{
-	int i;
-
-	for (i = 2; i < argc; i++) {
-		if (strcmp(argv[i], "--") == 0)
-			break;
-		if (strcmp(argv[i], "--json") == 0)
-			return 1;
-	}
-	return 0;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -229,7 +211,7 @@ main(int argc, char **argv)
 	cli_verb_name = v->name;
 	if (v->fn == NULL)
 		return run_helper(v, argc - 1, argv + 1);
-	report_want_json(json_requested(argc, argv));
+	report_want_json(cli_json_requested(argc, argv));
 	return cli_finish_stdout(report_finish(v->name,
 	    v->fn(argc - 1, argv + 1)));
 }
