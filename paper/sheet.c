@@ -22,7 +22,6 @@
 #include <sodium.h>
 #include <zbar.h>
 
-#include "../sdtool/cli.h"
 #include "sheet.h"
 
 #define SANS "DejaVu Sans"
@@ -845,7 +844,7 @@ pdf_doc(struct layout *L, const struct doc *d)
 /* One pass: to a stream (NULL: counting only).  Returns the pages. */
 static int
 pdf_pass(const struct sheet *s, const struct doc *d, QRcode **qr, double pw,
-    double ph, int pages, int squeeze, struct gbuf *out)
+    double ph, int pages, int squeeze, struct gbuf *out, struct sd_err *e)
 {
 	cairo_surface_t *surf;
 	struct layout L;
@@ -854,7 +853,7 @@ pdf_pass(const struct sheet *s, const struct doc *d, QRcode **qr, double pw,
 
 	surf = cairo_pdf_surface_create_for_stream(gbuf_write, out, pw, ph);
 	if (cairo_surface_status(surf) != CAIRO_STATUS_SUCCESS) {
-		cli_error("cairo: %s", cairo_status_to_string(
+		(void)sd_err_set(e, SD_ERR_INTERNAL, "cairo: %s", cairo_status_to_string(
 		    cairo_surface_status(surf)));
 		cairo_surface_destroy(surf);
 		return -1;
@@ -887,7 +886,7 @@ pdf_pass(const struct sheet *s, const struct doc *d, QRcode **qr, double pw,
 	cairo_destroy(L.cr);
 	cairo_surface_finish(surf);
 	if (cairo_surface_status(surf) != CAIRO_STATUS_SUCCESS)
-		cli_error("drawing the sheet failed: %s",
+		(void)sd_err_set(e, SD_ERR_INTERNAL, "drawing the sheet failed: %s",
 		    cairo_status_to_string(cairo_surface_status(surf)));
 	else
 		ret = L.page;
@@ -897,13 +896,13 @@ pdf_pass(const struct sheet *s, const struct doc *d, QRcode **qr, double pw,
 
 /* The QR codes of parts, level Q; NULL on failure (message printed). */
 static QRcode **
-encode_codes(const struct escrow_parts *parts, int compact)
+encode_codes(const struct escrow_parts *parts, int compact, struct sd_err *e)
 {
 	QRcode **qr;
 	size_t i;
 
 	if ((qr = calloc(parts->n, sizeof(*qr))) == NULL) {
-		cli_error("out of memory");
+		(void)sd_err_set(e, SD_ERR_ALLOC, "out of memory");
 		return NULL;
 	}
 	for (i = 0; i < parts->n; i++) {
@@ -912,7 +911,7 @@ encode_codes(const struct escrow_parts *parts, int compact)
 		qr[i] = QRcode_encodeString(parts->text[i], 0, compact && i == 1 ?
 		    QR_ECLEVEL_L : QR_ECLEVEL_Q, QR_MODE_8, 1);
 		if (qr[i] == NULL) {
-			cli_error("QR part %zu: %s", i + 1, strerror(errno));
+			(void)sd_err_set(e, SD_ERR_INTERNAL, "QR part %zu: %s", i + 1, strerror(errno));
 			for (; i-- > 0;)
 				QRcode_free(qr[i]);
 			free(qr);
@@ -940,7 +939,7 @@ free_codes(QRcode **qr, size_t n)
 
 int
 sheet_pdf(const struct sheet *s, enum sheet_paper paper,
-    struct sd_secret **out, int *pages)
+    struct sd_secret **out, int *pages, struct sd_err *e)
 {
 	struct doc d;
 	struct gbuf buf = { NULL, 0, 0 };
@@ -954,10 +953,10 @@ sheet_pdf(const struct sheet *s, enum sheet_paper paper,
 	*pages = 0;
 	if ((s->compact ? build_doc_compact(s, 1, &d) :
 	    build_doc(s, 1, &d)) != 0) {
-		cli_error("out of memory");
+		(void)sd_err_set(e, SD_ERR_ALLOC, "out of memory");
 		goto out;
 	}
-	if ((qr = encode_codes(s->parts, s->compact)) == NULL)
+	if ((qr = encode_codes(s->parts, s->compact, e)) == NULL)
 		goto out;
 	/*
 	 * A compact sheet is one page: long names or a long certificate
@@ -965,13 +964,13 @@ sheet_pdf(const struct sheet *s, enum sheet_paper paper,
 	 * module at RSA-4096) and tighter lines.
 	 */
 	for (squeeze = 0;; squeeze++)
-		if ((n = pdf_pass(s, &d, qr, pw, ph, 0, squeeze, NULL)) < 0 ||
+		if ((n = pdf_pass(s, &d, qr, pw, ph, 0, squeeze, NULL, e)) < 0 ||
 		    !s->compact || n == 1 || squeeze == SQUEEZE_MAX)
 			break;
-	if (n < 0 || (n = pdf_pass(s, &d, qr, pw, ph, n, squeeze, &buf)) < 0)
+	if (n < 0 || (n = pdf_pass(s, &d, qr, pw, ph, n, squeeze, &buf, e)) < 0)
 		goto out;
 	if ((res = calloc(1, sizeof(*res))) == NULL) {
-		cli_error("out of memory");
+		(void)sd_err_set(e, SD_ERR_ALLOC, "out of memory");
 		goto out;
 	}
 	res->p = buf.p;
@@ -1086,7 +1085,7 @@ twrap(struct tbuf *t, const char *text, size_t indent, const char *first)
 }
 
 int
-sheet_text(const struct sheet *s, struct sd_secret **out)
+sheet_text(const struct sheet *s, struct sd_secret **out, struct sd_err *e)
 {
 	struct doc d;
 	struct tbuf t = { NULL, 0, 0, 0 };
@@ -1099,7 +1098,7 @@ sheet_text(const struct sheet *s, struct sd_secret **out)
 	*out = NULL;
 	if ((s->compact ? build_doc_compact(s, 0, &d) :
 	    build_doc(s, 0, &d)) != 0) {
-		cli_error("out of memory");
+		(void)sd_err_set(e, SD_ERR_ALLOC, "out of memory");
 		goto out;
 	}
 	for (i = 0; i < d.n; i++) {
@@ -1178,7 +1177,7 @@ sheet_text(const struct sheet *s, struct sd_secret **out)
 	    "The QR codes of this sheet are on its PDF form (sdtool "
 	    "escrow print --format pdf).", 0, NULL);
 	if (t.failed || (res = calloc(1, sizeof(*res))) == NULL) {
-		cli_error("out of memory");
+		(void)sd_err_set(e, SD_ERR_ALLOC, "out of memory");
 		goto out;
 	}
 	res->p = (uint8_t *)t.p;
@@ -1202,7 +1201,7 @@ sheet_text(const struct sheet *s, struct sd_secret **out)
  */
 static int
 scan_grey(const uint8_t *grey_px, unsigned w, unsigned h,
-    int (*fn)(void *ctx, const char *text, size_t len), void *ctx)
+    int (*fn)(void *ctx, const char *text, size_t len), void *ctx, struct sd_err *e)
 {
 	zbar_image_scanner_t *sc = NULL;
 	zbar_image_t *img = NULL;
@@ -1211,7 +1210,7 @@ scan_grey(const uint8_t *grey_px, unsigned w, unsigned h,
 
 	if ((sc = zbar_image_scanner_create()) == NULL ||
 	    (img = zbar_image_create()) == NULL) {
-		cli_error("out of memory");
+		(void)sd_err_set(e, SD_ERR_ALLOC, "out of memory");
 		goto out;
 	}
 	/* QR codes only: the sheet has no other kind */
@@ -1221,7 +1220,7 @@ scan_grey(const uint8_t *grey_px, unsigned w, unsigned h,
 	zbar_image_set_size(img, w, h);
 	zbar_image_set_data(img, grey_px, (unsigned long)w * h, NULL);
 	if (zbar_scan_image(sc, img) < 0) {
-		cli_error("zbar could not scan the image");
+		(void)sd_err_set(e, SD_ERR_FORMAT, "zbar could not scan the image");
 		goto out;
 	}
 	for (sym = zbar_image_first_symbol(img); sym != NULL;
@@ -1289,7 +1288,7 @@ to_grey(cairo_surface_t *src, unsigned *wp, unsigned *hp)
 
 int
 sheet_scan_png(const char *path,
-    int (*fn)(void *ctx, const char *text, size_t len), void *ctx)
+    int (*fn)(void *ctx, const char *text, size_t len), void *ctx, struct sd_err *e)
 {
 	static const uint8_t png_sig[8] = { 0x89, 'P', 'N', 'G', '\r', '\n',
 		0x1a, '\n' };
@@ -1303,33 +1302,33 @@ sheet_scan_png(const char *path,
 
 	/* cairo calls any bad PNG "out of memory": look first */
 	if ((f = fopen(path, "rb")) == NULL) {
-		cli_error("%s: %s", path, strerror(errno));
+		(void)sd_err_set(e, SD_ERR_IO, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	n = fread(sig, 1, sizeof(sig), f);
 	fclose(f);
 	if (n != sizeof(sig) || memcmp(sig, png_sig, sizeof(sig)) != 0) {
-		cli_error("%s: cannot be read as a PNG image; scan to PNG, or "
+		(void)sd_err_set(e, SD_ERR_FORMAT, "%s: cannot be read as a PNG image; scan to PNG, or "
 		    "convert (pdftoppm -png, or an image editor)", path);
 		return -1;
 	}
 	img = cairo_image_surface_create_from_png(path);
 	if ((st = cairo_surface_status(img)) != CAIRO_STATUS_SUCCESS) {
 		if (st == CAIRO_STATUS_FILE_NOT_FOUND)
-			cli_error("%s: no such file", path);
+			(void)sd_err_set(e, SD_ERR_IO, "%s: no such file", path);
 		else if (st == CAIRO_STATUS_READ_ERROR)
-			cli_error("%s: cannot be read as a PNG image; scan to "
+			(void)sd_err_set(e, SD_ERR_FORMAT, "%s: cannot be read as a PNG image; scan to "
 			    "PNG, or convert (pdftoppm -png, or an image "
 			    "editor)", path);
 		else
-			cli_error("%s: %s", path, cairo_status_to_string(st));
+			(void)sd_err_set(e, SD_ERR_INTERNAL, "%s: %s", path, cairo_status_to_string(st));
 		goto out;
 	}
 	if ((g = to_grey(img, &w, &h)) == NULL) {
-		cli_error("%s: image too large, or out of memory", path);
+		(void)sd_err_set(e, SD_ERR_ALLOC, "%s: image too large, or out of memory", path);
 		goto out;
 	}
-	ret = scan_grey(g, w, h, fn, ctx);
+	ret = scan_grey(g, w, h, fn, ctx, e);
  out:
 	if (g != NULL) {
 		sodium_memzero(g, (size_t)w * h);
@@ -1356,7 +1355,8 @@ expect_fn(void *ctx, const char *text, size_t len)
 }
 
 int
-sheet_qr_selfcheck(const struct escrow_parts *parts, int compact)
+sheet_qr_selfcheck(const struct escrow_parts *parts, int compact,
+    struct sd_err *e)
 {
 	QRcode **qr;
 	uint8_t *g = NULL;
@@ -1366,12 +1366,12 @@ sheet_qr_selfcheck(const struct escrow_parts *parts, int compact)
 	size_t i;
 	int r, c, ret = -1;
 
-	if ((qr = encode_codes(parts, compact)) == NULL)
+	if ((qr = encode_codes(parts, compact, e)) == NULL)
 		return -1;
 	for (i = 0; i < parts->n; i++) {
 		side = (unsigned)((qr[i]->width + 2 * quiet) * scale);
 		if ((g = malloc((size_t)side * side)) == NULL) {
-			cli_error("out of memory");
+			(void)sd_err_set(e, SD_ERR_ALLOC, "out of memory");
 			goto out;
 		}
 		memset(g, 0xff, (size_t)side * side);
@@ -1386,10 +1386,10 @@ sheet_qr_selfcheck(const struct escrow_parts *parts, int compact)
 			}
 		x.want = parts->text[i];
 		x.matched = 0;
-		if (scan_grey(g, side, side, expect_fn, &x) < 0)
+		if (scan_grey(g, side, side, expect_fn, &x, e) < 0)
 			goto out;
 		if (x.matched != 1) {
-			cli_error("QR part %zu does not read back as written; "
+			(void)sd_err_set(e, SD_ERR_INTERNAL, "QR part %zu does not read back as written; "
 			    "not writing the sheet", i + 1);
 			goto out;
 		}

@@ -406,6 +406,17 @@ iso_time(uint64_t t, char out[static 32])
 		out[0] = '\0';
 }
 
+/*
+ * The paper library's reason, if it gave one: a callback of ours that
+ * stopped a scan has said why already.
+ */
+static void
+paper_error(const struct sd_err *e)
+{
+	if (e->msg[0] != '\0')
+		cli_error("%s", e->msg);
+}
+
 /* --- print ------------------------------------------------------------- */
 
 enum { O_KEY = 1, O_CERT, O_OUT, O_OFFICER, O_HSM, O_INDEX, O_FORMAT,
@@ -556,8 +567,10 @@ print_selfcheck(const struct sd_secret *payload, const struct sd_secret *text,
 		    "sheet", e.msg);
 		goto out;
 	}
-	if (pdf && sheet_qr_selfcheck(parts, 0) != 0)
+	if (pdf && sheet_qr_selfcheck(parts, 0, &e) != 0) {
+		paper_error(&e);
 		goto out;
+	}
 	ret = 0;
  out:
 	escrow_qr_set_free(set);
@@ -741,8 +754,10 @@ compact_selfcheck(const struct sd_secret *payload, const struct sd_secret *text,
 		    "sheet", e.msg);
 		goto out;
 	}
-	if (pdf && sheet_qr_selfcheck(parts, 1) != 0)
+	if (pdf && sheet_qr_selfcheck(parts, 1, &e) != 0) {
+		paper_error(&e);
 		goto out;
+	}
 	ret = 0;
  out:
 	free(cert);
@@ -887,10 +902,12 @@ escrow_print(int argc, char **argv)
 	s.bits = bits;
 	s.key_name = base_name(a.key);
 	s.cert_name = cert_path != NULL ? base_name(cert_path) : NULL;
-	if (a.text ? sheet_text(&s, &sheet) != 0 :
+	if (a.text ? sheet_text(&s, &sheet, &e) != 0 :
 	    sheet_pdf(&s, a.letter ? SHEET_LETTER : SHEET_A4, &sheet,
-	    &pages) != 0)
+	    &pages, &e) != 0) {
+		paper_error(&e);
 		goto out;
+	}
 	/* it is a copy of the key, encrypted or not: 0600 like the key */
 	if (cli_write_new_file(a.out, sheet->p, sheet->len, 0600) != 0)
 		goto out;
@@ -1154,8 +1171,11 @@ gather_qr(const struct restore_args *a, struct sd_secret **payload,
 		q.where = a->files[i];
 		q.line = 0;
 		if (a->src == SRC_SCAN) {
-			if ((n = sheet_scan_png(a->files[i], qr_add_fn, &q)) < 0)
+			if ((n = sheet_scan_png(a->files[i], qr_add_fn, &q,
+			    &e)) < 0) {
+				paper_error(&e);
 				goto out;
+			}
 			if (n == 0)
 				cli_warn("%s: no QR code found", a->files[i]);
 			continue;
@@ -1249,8 +1269,10 @@ load_cert_arg(const char *path, X509 **cert, struct pub_code *pub)
 	buf[n] = '\0';
 	memcpy(head, buf, n < sizeof(head) ? n : sizeof(head));
 	if (n >= sizeof(head) && memcmp(head, png, sizeof(png)) == 0) {
-		if (sheet_scan_png(path, qr_add_fn, &q) < 0)
+		if (sheet_scan_png(path, qr_add_fn, &q, &e) < 0) {
+			paper_error(&e);
 			goto out;
+		}
 		if (!q.pub.have) {
 			cli_error("%s: no PUBLIC QR code of an escrow sheet found",
 			    path);
