@@ -9,7 +9,7 @@
 #   make bench      sdtool against azure-cli and an openssl floor; verify
 #                   of 252 quorums; libraries linked by each program
 #   make install    PREFIX, DESTDIR, BINDIR, LIBEXECDIR, MANDIR, DATADIR
-#                   (ceremony scripts, JSON schema), BASHCOMPDIR are honoured
+#                   (ceremonies, scripts, JSON schema), BASHCOMPDIR are honoured
 #   make install-offline   only sdtool and its pages, no helper programs
 
 PREFIX ?= /usr/local
@@ -17,8 +17,7 @@ DESTDIR ?=
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 LIBEXECDIR ?= $(PREFIX)/libexec/sdtool
-DATADIR ?= $(PREFIX)/share
-BASHCOMPDIR ?= $(DATADIR)/bash-completion/completions
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 PKG_CONFIG ?= pkg-config
 CC ?= cc
 CFLAGS ?= -O2 -g
@@ -117,6 +116,7 @@ MAN1 := $(wildcard man/*.1)
 MAN5 := $(wildcard man/*.5)
 MAN7 := $(wildcard man/*.7)
 CEREMONIES := $(wildcard ceremony/*.json)
+DATADIR ?= $(PREFIX)/share/sdtool
 # Pages of the helper programs' verbs, installed with them.
 HELPER_MAN1 := man/sdtool-hsm.1 man/sdtool-sim.1 man/sdtool-escrow.1
 OFFLINE_MAN1 := $(filter-out $(HELPER_MAN1),$(MAN1))
@@ -311,16 +311,16 @@ install: install-offline install-helpers
 # ceremony files.
 install-offline: $(BUILD)/sdtool
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
-		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(DATADIR)/sdtool/ceremony
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(DATADIR)/ceremony
 	install -m 0755 $(BUILD)/sdtool $(DESTDIR)$(BINDIR)/sdtool
 	install -m 0644 $(OFFLINE_MAN1) $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/
-	install -m 0644 $(CEREMONIES) $(DESTDIR)$(DATADIR)/sdtool/ceremony/
+	install -m 0644 $(CEREMONIES) $(DESTDIR)$(DATADIR)/ceremony/
 	$(if $(MAN7),install -d $(DESTDIR)$(MANDIR)/man7 && \
 		install -m 0644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/)
-	install -d $(DESTDIR)$(DATADIR)/sdtool/ceremony $(DESTDIR)$(BASHCOMPDIR)
-	install -m 0755 ceremony/*.sh $(DESTDIR)$(DATADIR)/sdtool/ceremony/
-	install -m 0644 docs/sd-json.schema.json $(DESTDIR)$(DATADIR)/sdtool/
+	install -d $(DESTDIR)$(BASHCOMPDIR)
+	install -m 0755 ceremony/*.sh $(DESTDIR)$(DATADIR)/ceremony/
+	install -m 0644 docs/sd-json.schema.json $(DESTDIR)$(DATADIR)/
 	install -m 0644 completion/sdtool.bash $(DESTDIR)$(BASHCOMPDIR)/sdtool
 
 # The helper programs (network, simulator, paper) and their pages.
@@ -336,11 +336,9 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7)))
-	rm -f $(addprefix $(DESTDIR)$(DATADIR)/sdtool/ceremony/,$(notdir $(CEREMONIES)))
-	rm -f $(addprefix $(DESTDIR)$(DATADIR)/sdtool/ceremony/,$(notdir $(wildcard ceremony/*.sh)))
-	-rmdir $(DESTDIR)$(DATADIR)/sdtool/ceremony 2>/dev/null
-	rm -f $(DESTDIR)$(DATADIR)/sdtool/sd-json.schema.json
-	-rmdir $(DESTDIR)$(DATADIR)/sdtool 2>/dev/null
+	rm -f $(addprefix $(DESTDIR)$(DATADIR)/ceremony/,$(notdir $(CEREMONIES)))
+	rm -f $(addprefix $(DESTDIR)$(DATADIR)/ceremony/,$(notdir $(wildcard ceremony/*.sh)))
+	rm -f $(DESTDIR)$(DATADIR)/sd-json.schema.json
 	rm -f $(DESTDIR)$(BASHCOMPDIR)/sdtool
 
 clean:

@@ -2,9 +2,9 @@
 # Install the Debian packages sdtool needs, if missing.
 #   deps.sh build   what building needs (make demo)
 #   deps.sh         that, and what the tests need (make check): cmocka,
-#                   python3-jsonschema (the --json schema test),
-#                   mandoc, azure-cli as the interop oracle, and the
-#                   Debian packaging tools (make deb, deb-check)
+#                   python3-jsonschema (the --json schema test), mandoc,
+#                   azure-cli as the interop oracle, and the Debian
+#                   packaging tools (make deb, deb-check)
 # Idempotent: does nothing when everything is there.  Root uses apt-get
 # directly; anyone else goes through sudo.
 set -eu

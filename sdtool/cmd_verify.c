@@ -42,7 +42,7 @@
 #define EXIT_PROBLEM 3   /* recoverable, but something is wrong */
 
 enum { O_JSON = 1, O_SD, O_KEYS, O_PASSFILE, O_ALL, O_SOLO, O_QUIET,
-	O_PASSWORDS, O_KEYBACKUP, O_SAME };
+	O_SAME, O_KEYBACKUP };
 
 static const struct opt opts[] = {
 	{ O_SD, "sd-file", 0, OPT_VALUE, "SD",
@@ -198,7 +198,8 @@ same_data_print(const struct same_data *sdd, const struct sd_file *sd)
 			    sdd->ks.keys[i].ref, sdd->ks.keys[i].share + 1,
 			    sdd->path);
 	if (sdd->code != 0) {
-		printf("FAILED: same data as %s not proved: %s\n", sdd->path,
+		/* the verdict line says FAILED */
+		printf("  same data as %s: NOT proved: %s\n", sdd->path,
 		    sdd->detail);
 		return;
 	}
@@ -216,6 +217,7 @@ same_data_clear(struct same_data *sdd)
 	sd_file_free(sdd->sd);
 	free(sdd->item_sha);
 }
+
 
 struct quorum_result {
 	size_t idx[SD_MAX_SHARES];  /* share indexes of the subset */
@@ -237,6 +239,7 @@ struct verify_report {
 	const struct sd_file *sd;
 	const struct keyset *ks;
 	int solo, all;
+	struct same_data *sdd;      /* --same-data, or path NULL */
 	struct share_result shares[SD_MAX_SHARES];
 	size_t n_opened, n_failed_shares, n_not_given;
 	size_t n_bad_keys;
@@ -314,7 +317,8 @@ collect_shares(struct verify_report *vr)
 	for (k = 0; k < ks->n_keys; k++) {
 		const struct key_report *kr = &ks->keys[k];
 
-		if (!key_ok(kr))
+		/* a key useless here may be what opens OLD (--same-data) */
+		if (!key_ok(kr) && !same_data_used_key(vr->sdd, k))
 			vr->n_bad_keys++;
 		if (!kr->share_known || kr->share >= vr->sd->n_shares)
 			continue;
@@ -394,6 +398,11 @@ judge(struct verify_report *vr)
 		snprintf(vr->verdict, sizeof(vr->verdict), "FAILED: none of "
 		    "the %zu quorums opens this SD file: it is not recoverable "
 		    "with what was given", vr->nq);
+	} else if (vr->sdd->path != NULL && vr->sdd->code != 0) {
+		/* the reshare's claim, the same data, was not proved */
+		vr->status = EXIT_FAIL;
+		snprintf(vr->verdict, sizeof(vr->verdict), "FAILED: same data "
+		    "as %s not proved: %s", vr->sdd->path, vr->sdd->detail);
 	} else if (vr->n_ok != vr->nq) {
 		vr->status = EXIT_PROBLEM;
 		snprintf(vr->verdict, sizeof(vr->verdict), "FAILED: %zu of %zu "
@@ -604,6 +613,8 @@ print_text(const struct verify_report *vr, int quiet)
 			printf("  quorum %s: FAILED: %s\n", name,
 			    vr->qs[i].detail);
 	}
+	if (vr->sdd->path != NULL)
+		same_data_print(vr->sdd, sd);
 	printf("%s\n", vr->verdict);
 	if (vr->solo) {
 		printf("This proves that the key opens its own share of this SD "
@@ -656,6 +667,7 @@ cmd_verify(int argc, char **argv)
 	memset(&vr, 0, sizeof(vr));
 	if ((refs = calloc((size_t)argc, sizeof(*refs))) == NULL ||
 	    (kbfiles = calloc((size_t)argc, sizeof(*kbfiles))) == NULL) {
+		free(refs);
 		cli_error("out of memory");
 		return EXIT_FAIL;
 	}
@@ -687,6 +699,11 @@ cmd_verify(int argc, char **argv)
 		    "required");
 		goto out;
 	}
+	if (vr.solo && sdd.path != NULL) {
+		ret = cli_usage_error("--same-data needs a quorum of keys; it "
+		    "does not go with --solo");
+		goto out;
+	}
 	if (vr.solo && n_kb > 0) {
 		ret = cli_usage_error("--key-backup needs a quorum: not with "
 		    "--solo");
@@ -706,10 +723,13 @@ cmd_verify(int argc, char **argv)
 	vr.path = sd_path;
 	vr.sd = sd;
 	vr.ks = &ks;
+	vr.sdd = &sdd;
 	sha256_hex(text, len, vr.sd_sha256);
 	if (keyset_open(sd, refs, n_refs, passfile, 0, &ks) != 0)
 		goto out;
 	keyset_warn(&ks);
+	if (sdd.path != NULL)
+		same_data_check(&sdd, sd, &ks, refs, n_refs, passfile);
 	collect_shares(&vr);
 
 	for (i = 0, n_open = 0; i < sd->n_shares; i++)
@@ -731,14 +751,6 @@ cmd_verify(int argc, char **argv)
 			vr.nq++;
 		} while (next_combination(c, sd->required, n_open));
 	}
-	/* --same-data (issue 12): keys that opened only OLD are not failures */
-	if (sdd.path != NULL) {
-		same_data_check(&sdd, sd, &ks, refs, n_refs, passfile);
-		for (i = 0; i < ks.n_keys; i++)
-			if (!key_ok(&ks.keys[i]) && same_data_used_key(&sdd, i) &&
-			    vr.n_bad_keys > 0)
-				vr.n_bad_keys--;
-	}
 	judge(&vr);
 	/*
 	 * --key-backup (issue 11, kbcheck.c): open each backup with the
@@ -758,17 +770,9 @@ cmd_verify(int argc, char **argv)
 	}
 	if (json) {
 		report = report_json(&vr);
-		if (sdd.path != NULL) {
+		if (sdd.path != NULL)
 			json_object_set_new(report, "same_data",
 			    same_data_json(&sdd, sd));
-			if (sdd.code != 0) {
-				json_object_set_new(report, "exit_status",
-				    json_integer(EXIT_FAIL));
-				if (vr.status == EXIT_OK)
-					report_set_error(report,
-					    "not_same_data", sdd.detail);
-			}
-		}
 		if (n_kb > 0) {
 			kb_check_json(&kbc, report);
 			if (!kb_ok) {
@@ -785,13 +789,10 @@ cmd_verify(int argc, char **argv)
 		json_decref(report);
 	} else {
 		print_text(&vr, quiet);
-		if (sdd.path != NULL)
-			same_data_print(&sdd, sd);
 		if (n_kb > 0)
 			kb_check_print(&kbc);
 	}
-	ret = kb_ok && (sdd.path == NULL || sdd.code == 0) ? vr.status :
-	    EXIT_FAIL;
+	ret = kb_ok ? vr.status : EXIT_FAIL;
  out:
 	kb_check_clear(&kbc);
 	free(kbfiles);
