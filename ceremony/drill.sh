@@ -67,7 +67,7 @@ mkdir -p offline online
 # start_hsm DIR: serve DIR in the background, wait until it listens.
 start_hsm() {
 	rm -f "$1/serve.url"
-	"$SDTOOL" sim serve --state "$1" --retry-after 0 >"$1.log" 2>&1 &
+	"$SDTOOL" sim serve --state "$1" >"$1.log" 2>&1 &
 	_pid=$!
 	SERVE_PIDS="$SERVE_PIDS $_pid"
 	i=0
