@@ -1068,6 +1068,84 @@ mhsm_challenge_parse(const char *hdr, struct mhsm_challenge *ch)
 	return 0;
 }
 
+/* --- key operations (issue 11) ------------------------------------------ */
+
+/* A 2xx reply to a key operation: a JSON object with member ctx. */
+static int
+check_key_reply(const struct net_reply *rep, void *ctx, struct sd_err *e)
+{
+	const char *member = ctx;
+	json_t *root = NULL;
+	int r;
+
+	if ((r = load_object(rep->body, rep->len, &root, e)) != 0)
+		return r;
+	if (json_object_get(root, member) == NULL)
+		r = sd_err_set(e, SD_ERR_FORMAT, "the reply has no \"%s\"",
+		    member);
+	json_decref(root);
+	return r;
+}
+
+int
+mhsm_key_request(struct mhsm *m, enum mhsm_key_op op, const char *name,
+    const char *body, size_t body_len, char **reply, size_t *reply_len,
+    struct sd_err *e)
+{
+	struct net_reply rep = { 0 };
+	char saved[sizeof(m->api_version)], *path = NULL;
+	const char *api, *what;
+	struct req q;
+	int r;
+
+	*reply = NULL;
+	*reply_len = 0;
+	memset(&q, 0, sizeof(q));
+	switch (op) {
+	case MHSM_KEY_CREATE:
+		api = MHSM_KEY_CREATE_API;
+		what = "key create";
+		r = asprintf(&path, "/keys/%s/create", name);
+		q.check_ctx = (void *)"key";
+		break;
+	case MHSM_KEY_BACKUP:
+		api = MHSM_KEY_BACKUP_API;
+		what = "key backup";
+		r = asprintf(&path, "/keys/%s/backup", name);
+		q.check_ctx = (void *)"value";
+		break;
+	case MHSM_KEY_RESTORE:
+		api = MHSM_KEY_BACKUP_API;
+		what = "key restore";
+		r = asprintf(&path, "/keys/restore");
+		q.check_ctx = (void *)"key";
+		break;
+	default:
+		return sd_err_set(e, SD_ERR_ARG, "unknown key operation");
+	}
+	if (r == -1)
+		return sd_err_set(e, SD_ERR_ALLOC, "out of memory");
+	q.method = "POST";
+	q.path = path;
+	q.what = what;
+	q.body = body;
+	q.len = body_len;
+	q.check = check_key_reply;
+	/* each key operation has the api-version azure-cli sends for it */
+	memcpy(saved, m->api_version, sizeof(saved));
+	snprintf(m->api_version, sizeof(m->api_version), "%s", api);
+	r = request(m, &q, &rep, e);
+	memcpy(m->api_version, saved, sizeof(saved));
+	if (r == 0) {
+		*reply = rep.body;
+		*reply_len = rep.len;
+		rep.body = NULL;
+	}
+	net_reply_clear(&rep);
+	free(path);
+	return r;
+}
+
 int
 mhsm_resource_ok(const char *base, const char *resource)
 {

@@ -289,4 +289,25 @@ int mhsm_exchange_cert(const char *body, size_t len, X509 **cert,
 int mhsm_sd_check(const char *sd, size_t len, X509 *const *certs, size_t n,
     unsigned quorum, struct sd_err *e) SD_WUR;
 
+/*
+ * Key operations, for drills (issue 11), each with the api-version
+ * azure-cli was recorded sending:
+ *   POST /keys/{name}/create?api-version=7.4-preview.1  body: the key's
+ *        attributes, reply {"attributes":..., "key": JWK}
+ *   POST /keys/{name}/backup?api-version=7.0            reply {"value": V}
+ *   POST /keys/restore?api-version=7.0  body {"value": V}, reply as create
+ * V is base64url of the key backup (a compact JWE, see shares/backup.h).
+ * *reply is the reply's body (malloc'd, NUL-terminated), checked to be a
+ * JSON object with "key" (create, restore) or "value" (backup).  Refusals
+ * as for the other calls: SD_ERR_ARG with mhsm_fault() set.
+ */
+#define MHSM_KEY_CREATE_API "7.4-preview.1"
+#define MHSM_KEY_BACKUP_API "7.0"
+
+enum mhsm_key_op { MHSM_KEY_CREATE, MHSM_KEY_BACKUP, MHSM_KEY_RESTORE };
+
+int mhsm_key_request(struct mhsm *m, enum mhsm_key_op op, const char *name,
+    const char *body, size_t body_len, char **reply, size_t *reply_len,
+    struct sd_err *e) SD_WUR;
+
 #endif

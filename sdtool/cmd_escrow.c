@@ -125,7 +125,13 @@ load_key(const char *path, const char *passfile, const char *cert_path,
 
 	*out = NULL;
 	if ((r = hw_key_open(path, &opts, &k, &e)) != 0) {
-		cli_core_error(r, &e, "%s", path);
+		/* hw's message names the key; say what to do without a tty */
+		if (r == SD_ERR_PASSPHRASE && passfile == NULL &&
+		    !cli_have_tty() && strstr(e.msg, "wrong") == NULL)
+			cli_error("%s (no terminal to ask: use --password-file)",
+			    e.msg);
+		else
+			cli_error("%s", e.msg[0] ? e.msg : sd_strerror(r));
 		goto out;
 	}
 	if ((pkey = hw_key_pkey(k)) == NULL) {

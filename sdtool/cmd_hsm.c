@@ -11,6 +11,8 @@
  *                  or azure-cli's one-step form (SD file and keys: the
  *                  blob is made here, see restore.h)
  *   status         the pending operations' status
+ *   key-create, key-backup, key-restore
+ *                  a canary key for drills (issue 11)
  *   wait           wait for a pending operation to end (azure-cli's wait)
  */
 #include <errno.h>
@@ -34,6 +36,8 @@
 #include "../hw/key.h"
 #include "../net/mhsm.h"
 #include "../net/net.h"
+#include "../shares/b64.h"
+#include "../shares/backup.h"
 #include "../shares/sdfile.h"
 
 #define DEFAULT_TIMEOUT   600
@@ -42,7 +46,7 @@
 enum {
 	O_JSON = 1, O_NAME, O_URL, O_TOKEN, O_CACERT, O_API, O_TIMEOUT,
 	O_POLL, O_NOWAIT, O_CERTS, O_QUORUM, O_SDOUT, O_EXCH, O_SDFILE,
-	O_RESTORE_BLOB, O_KEYS, O_PASSFILE, O_PASSWORDS
+	O_RESTORE_BLOB, O_KEYS, O_PASSFILE, O_PASSWORDS, O_KEYNAME, O_KEYFILE
 };
 
 /*
@@ -1260,9 +1264,350 @@ hsm_status(int argc, char **argv)
 	return ret;
 }
 
+/* --- key-create, key-backup, key-restore (issue 11: drills) ------------- */
+
+#define KEY_CREATE_SYNOPSIS "[--json] {--hsm-name NAME | --hsm-url URL} " \
+	"--name N"
+#define KEY_BACKUP_SYNOPSIS "[--json] {--hsm-name NAME | --hsm-url URL} " \
+	"--name N --file F"
+#define KEY_RESTORE_SYNOPSIS "[--json] {--hsm-name NAME | --hsm-url URL} " \
+	"--file F"
+
+static const struct opt key_create_opts[] = {
+	CONN_OPTS,
+	{ O_KEYNAME, "name", 'n', OPT_VALUE, "N", "the key's name" },
+	{ 0, NULL, 0, 0, NULL, NULL }
+};
+
+static const struct opt key_backup_opts[] = {
+	CONN_OPTS,
+	{ O_KEYNAME, "name", 'n', OPT_VALUE, "N", "the key's name" },
+	{ O_KEYFILE, "file", 'f', OPT_VALUE, "F",
+	    "where to write the backup (must not exist)" },
+	{ 0, NULL, 0, 0, NULL, NULL }
+};
+
+static const struct opt key_restore_opts[] = {
+	CONN_OPTS,
+	{ O_KEYFILE, "file", 'f', OPT_VALUE, "F",
+	    "the key backup (az keyvault key backup's file, or {\"value\":...})" },
+	{ 0, NULL, 0, 0, NULL, NULL }
+};
+
+/* What a create or restore reply says of the key (public members only). */
+struct key_summary {
+	char kid[512], kty[32];
+	char pub_sha256[65];
+	unsigned bits;
+};
+
+static int
+key_summary_read(const char *body, size_t len, struct key_summary *ks)
+{
+	struct sd_err e = { "" };
+	json_t *root, *key;
+	const char *kid, *kty;
+
+	memset(ks, 0, sizeof(*ks));
+	if ((root = json_loadb(body, len, 0, NULL)) == NULL)
+		return -1;
+	key = json_object_get(root, "key");
+	kid = json_string_value(json_object_get(key, "kid"));
+	kty = json_string_value(json_object_get(key, "kty"));
+	if (kid == NULL || kty == NULL) {
+		json_decref(root);
+		return -1;
+	}
+	snprintf(ks->kid, sizeof(ks->kid), "%s", kid);
+	snprintf(ks->kty, sizeof(ks->kty), "%s", kty);
+	if (sd_jwk_pub_sha256(kty,
+	    json_string_value(json_object_get(key, "n")),
+	    json_string_value(json_object_get(key, "e")),
+	    json_string_value(json_object_get(key, "crv")),
+	    json_string_value(json_object_get(key, "x")),
+	    json_string_value(json_object_get(key, "y")), ks->pub_sha256,
+	    &ks->bits, &e) != 0)
+		ks->pub_sha256[0] = '\0';
+	json_decref(root);
+	return 0;
+}
+
+static void
+key_summary_print(const char *verb, const struct session *ss,
+    const struct key_summary *ks, const char *file, const char *what)
+{
+	json_t *o;
+
+	if (ss->cn->json) {
+		o = report_new(verb);
+		report_set_ok(o, 1);
+		json_object_set_new(o, "hsm", json_string(ss->url));
+		if (file != NULL)
+			json_object_set_new(o, "file", json_string(file));
+		json_object_set_new(o, "kid", json_string(ks->kid));
+		json_object_set_new(o, "kty", json_string(ks->kty));
+		json_object_set_new(o, "bits", ks->bits ?
+		    json_integer(ks->bits) : json_null());
+		json_object_set_new(o, "public_key_sha256", ks->pub_sha256[0] ?
+		    json_string(ks->pub_sha256) : json_null());
+		report_print(o);
+		json_decref(o);
+		return;
+	}
+	printf("%s\n", what);
+	printf("  kid %s\n", ks->kid);
+	printf("  %s", ks->kty);
+	if (ks->bits)
+		printf(" %u bits", ks->bits);
+	printf("\n");
+	if (ks->pub_sha256[0])
+		printf("  public key SHA-256 %s\n", ks->pub_sha256);
+}
+
+/* Parse the options of the three key subcommands. */
+static int
+key_opts(int argc, char **argv, const struct opt *opts, const char *synopsis,
+    struct conn *cn, const char **name, const char **file)
+{
+	struct opt_parser p;
+	const char *val;
+	int id, r;
+
+	conn_init(cn);
+	opt_init(&p, argc, argv, opts);
+	while ((id = opt_next(&p, &val)) != OPT_END) {
+		if ((r = conn_opt(&p, cn, id, val)) == 1)
+			continue;
+		if (r == -1)
+			return cli_usage_error("%s", p.errbuf);
+		switch (id) {
+		case O_KEYNAME: *name = val; break;
+		case O_KEYFILE: *file = val; break;
+		case OPT_HELP:
+			cli_usage(stdout, synopsis, opts);
+			return -1;
+		case OPT_ERROR: return cli_usage_error("%s", p.errbuf);
+		default: return cli_usage_error("unexpected argument '%s'", val);
+		}
+	}
+	return 0;
+}
+
+/* Key Vault key names: 1 to 127 letters, digits and '-'. */
+static int
+key_name_check(const char *name)
+{
+	size_t i, n = strlen(name);
+
+	for (i = 0; i < n; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') ||
+		    (name[i] >= 'A' && name[i] <= 'Z') ||
+		    (name[i] >= '0' && name[i] <= '9') || name[i] == '-'))
+			break;
+	if (n == 0 || n > 127 || i < n)
+		return cli_usage_error("--name %s: a key name is 1 to 127 "
+		    "letters, digits and '-'", name);
+	return 0;
+}
+
+static int
+hsm_key_create(int argc, char **argv)
+{
+	struct conn cn;
+	struct session ss;
+	struct sd_err e = { "" };
+	struct key_summary ks;
+	const char *name = NULL, *file = NULL;
+	char *url = NULL, *reply = NULL, what[300];
+	static const char body[] = "{\"kty\":\"RSA-HSM\",\"key_size\":2048,"
+	    "\"attributes\":{\"enabled\":true}}";
+	size_t len;
+	int r, ret = EXIT_FAIL;
+
+	memset(&ss, 0, sizeof(ss));
+	if ((r = key_opts(argc, argv, key_create_opts, KEY_CREATE_SYNOPSIS,
+	    &cn, &name, &file)) != 0)
+		return r == -1 ? EXIT_OK : r;
+	if (name == NULL)
+		return cli_usage_error("--name is required");
+	if ((r = key_name_check(name)) != 0)
+		return r;
+	if ((r = conn_url(&cn, &url)) != 0)
+		return r;
+	if (session_open(&ss, &cn, url) != 0) {
+		url = NULL;
+		goto out;
+	}
+	url = NULL;
+	r = mhsm_key_request(ss.m, MHSM_KEY_CREATE, name, body,
+	    sizeof(body) - 1, &reply, &len, &e);
+	progress_end(&ss.prog);
+	if (r != 0) {
+		report_failure(&ss, r, &e);
+		goto out;
+	}
+	if (key_summary_read(reply, len, &ks) != 0) {
+		cli_error("%s: the reply names no key", ss.url);
+		goto out;
+	}
+	snprintf(what, sizeof(what), "key %s created in HSM %s", name, ss.url);
+	key_summary_print("hsm", &ss, &ks, NULL, what);
+	ret = EXIT_OK;
+ out:
+	session_close(&ss);
+	free(url);
+	free(reply);
+	return ret;
+}
+
+static int
+hsm_key_backup(int argc, char **argv)
+{
+	struct conn cn;
+	struct session ss;
+	struct sd_err e = { "" };
+	const char *name = NULL, *file = NULL;
+	char *url = NULL, *reply = NULL, hex[65];
+	uint8_t *raw = NULL;
+	size_t len, raw_len = 0;
+	json_t *root = NULL, *v, *o;
+	int r, ret = EXIT_FAIL;
+
+	memset(&ss, 0, sizeof(ss));
+	if ((r = key_opts(argc, argv, key_backup_opts, KEY_BACKUP_SYNOPSIS,
+	    &cn, &name, &file)) != 0)
+		return r == -1 ? EXIT_OK : r;
+	if (name == NULL || file == NULL)
+		return cli_usage_error("--name and --file are required");
+	if ((r = key_name_check(name)) != 0)
+		return r;
+	if ((r = conn_url(&cn, &url)) != 0)
+		return r;
+	if (cli_refuse_existing(file) != 0)
+		goto out;
+	if (session_open(&ss, &cn, url) != 0) {
+		url = NULL;
+		goto out;
+	}
+	url = NULL;
+	r = mhsm_key_request(ss.m, MHSM_KEY_BACKUP, name, "", 0, &reply, &len,
+	    &e);
+	progress_end(&ss.prog);
+	if (r != 0) {
+		report_failure(&ss, r, &e);
+		goto out;
+	}
+	/* as az keyvault key backup --file: the bytes of base64url-decoded V */
+	if ((root = json_loadb(reply, len, 0, NULL)) == NULL ||
+	    !json_is_string(v = json_object_get(root, "value")) ||
+	    b64url_decode(json_string_value(v), json_string_length(v), &raw,
+	    &raw_len, &e) != 0) {
+		cli_error("%s: the backup reply's \"value\" is not base64url%s%s",
+		    ss.url, e.msg[0] ? ": " : "", e.msg);
+		goto out;
+	}
+	if (cli_write_new_file(file, raw, raw_len, 0600) != 0)
+		goto out;
+	pki_sha256_hex(raw, raw_len, hex);
+	if (cn.json) {
+		o = report_new("hsm");
+		report_set_ok(o, 1);
+		json_object_set_new(o, "hsm", json_string(ss.url));
+		json_object_set_new(o, "name", json_string(name));
+		json_object_set_new(o, "out", json_string(file));
+		json_object_set_new(o, "sha256", json_string(hex));
+		json_object_set_new(o, "bytes", json_integer((json_int_t)raw_len));
+		report_print(o);
+		json_decref(o);
+	} else {
+		printf("key %s of HSM %s backed up to %s (%zu bytes)\n", name,
+		    ss.url, file, raw_len);
+		printf("  sha256 %s\n", hex);
+		printf("Check it offline against the SD file: sdtool verify "
+		    "--sd-file SD --sd-wrapping-keys KEY... --key-backup %s\n",
+		    file);
+	}
+	ret = EXIT_OK;
+ out:
+	session_close(&ss);
+	json_decref(root);
+	free(url);
+	free(reply);
+	free(raw);
+	return ret;
+}
+
+static int
+hsm_key_restore(int argc, char **argv)
+{
+	struct conn cn;
+	struct session ss;
+	struct sd_err e = { "" };
+	struct key_summary ks;
+	const char *name = NULL, *file = NULL;
+	char *url = NULL, *reply = NULL, *text = NULL, *compact = NULL;
+	char *value = NULL, *body = NULL, what[600];
+	size_t len, clen;
+	json_t *root = NULL;
+	int r, ret = EXIT_FAIL;
+
+	memset(&ss, 0, sizeof(ss));
+	if ((r = key_opts(argc, argv, key_restore_opts, KEY_RESTORE_SYNOPSIS,
+	    &cn, &name, &file)) != 0)
+		return r == -1 ? EXIT_OK : r;
+	if (file == NULL)
+		return cli_usage_error("--file is required");
+	if ((r = conn_url(&cn, &url)) != 0)
+		return r;
+	if (cli_read_file(file, SD_KEY_BACKUP_MAX, &text, &len) != 0)
+		goto out;
+	if ((r = sd_key_backup_unwrap((const uint8_t *)text, len, &compact,
+	    &clen, &e)) != 0) {
+		cli_core_error(r, &e, "%s", file);
+		goto out;
+	}
+	if (b64url_encode((const uint8_t *)compact, clen, &value) != 0 ||
+	    (root = json_pack("{s:s}", "value", value)) == NULL ||
+	    (body = json_dumps(root, JSON_COMPACT)) == NULL) {
+		cli_error("out of memory");
+		goto out;
+	}
+	if (session_open(&ss, &cn, url) != 0) {
+		url = NULL;
+		goto out;
+	}
+	url = NULL;
+	r = mhsm_key_request(ss.m, MHSM_KEY_RESTORE, NULL, body, strlen(body),
+	    &reply, &len, &e);
+	progress_end(&ss.prog);
+	if (r != 0) {
+		report_failure(&ss, r, &e);
+		goto out;
+	}
+	if (key_summary_read(reply, len, &ks) != 0) {
+		cli_error("%s: the reply names no key", ss.url);
+		goto out;
+	}
+	snprintf(what, sizeof(what), "key backup %s restored into HSM %s", file,
+	    ss.url);
+	key_summary_print("hsm", &ss, &ks, file, what);
+	ret = EXIT_OK;
+ out:
+	session_close(&ss);
+	json_decref(root);
+	free(url);
+	free(reply);
+	free(text);
+	free(compact);
+	free(value);
+	free(body);
+	return ret;
+}
+
 /* --- dispatch ----------------------------------------------------------- */
 
-#define SYNOPSIS "download | init-recovery | upload | status | wait ..."
+#define SYNOPSIS "download | init-recovery | upload | status | wait | " \
+	"key-create | key-backup | key-restore ..."
 
 static const struct cli_verb hsm_verbs[] = {
 	{ "download", hsm_download, "activate an HSM: send the officers' "
@@ -1274,6 +1619,11 @@ static const struct cli_verb hsm_verbs[] = {
 	{ "status", hsm_status, "the status of the pending operations" },
 	{ "wait", hsm_wait, "wait until a pending operation ends (azure-cli's "
 	    "wait)" },
+	{ "key-create", hsm_key_create, "create an RSA-HSM key (a drill's "
+	    "canary)" },
+	{ "key-backup", hsm_key_backup, "back up a key to a file, as az "
+	    "keyvault key backup" },
+	{ "key-restore", hsm_key_restore, "restore a key backup into the HSM" },
 	{ NULL, NULL, NULL }
 };
 

@@ -608,12 +608,12 @@ do_exchange_key(struct server *s, struct MHD_Connection *c, int fault)
 	enum MHD_Result ret;
 	int r;
 
-	if (!simhsm_is_activated(s->dir)) {
-		/* a drill's new HSM must restore what this one activated */
-		return reply_error(s, c, EP_EXCHANGE_KEY, 400, "BadParameter",
-		    "(simulator) activate this simulated HSM first: it accepts "
-		    "only a restore of what it activated", -1, fault);
-	}
+	/*
+	 * An activated HSM takes back only what it activated; a new one (a
+	 * state directory never activated) takes any security domain, as a
+	 * newly created Managed HSM does (issue 11: recovery into a second
+	 * simulated HSM).
+	 */
 	if ((r = simhsm_init_recovery(s->dir, NULL, NULL, &cert, &e)) != 0)
 		return reply_error(s, c, EP_EXCHANGE_KEY, 500, "InternalError",
 		    e.msg, -1, fault);
@@ -637,6 +637,8 @@ do_upload(struct server *s, struct MHD_Connection *c,
 	json_t *root = NULL, *v;
 	char *text = NULL, *copy = NULL;
 	const char *blob_text;
+	json_t *st0 = NULL;
+	int had_data = 0;
 	size_t blob_len, n_items;
 	enum MHD_Result ret;
 	int r;
@@ -669,6 +671,11 @@ do_upload(struct server *s, struct MHD_Connection *c,
 		    -1, fault);
 		goto out;
 	}
+	/* a new HSM (never activated) takes the SD in, rather than back */
+	if (simhsm_load(s->dir, &st0, &e) == 0)
+		had_data = json_object_get(st0, "data") != NULL;
+	json_decref(st0);
+	sd_err_clear(&e);
 	r = simhsm_upload(s->dir, "the restore blob", blob_text, blob_len,
 	    &n_items, &e);
 	if (r == SD_ERR_ARG || r == SD_ERR_FORMAT) {
@@ -678,9 +685,12 @@ do_upload(struct server *s, struct MHD_Connection *c,
 	}
 	/* the verdict goes to the log, as `sim upload` would print it */
 	flockfile(stdout);
-	if (r == 0)
+	if (r == 0 && had_data)
 		printf("simulated HSM %s restored: all %zu data items match what "
 		    "was activated\n", s->dir, n_items);
+	else if (r == 0)
+		printf("simulated HSM %s restored: a new HSM, it now holds the "
+		    "security domain's %zu data items\n", s->dir, n_items);
 	else
 		printf("simulated HSM %s: %s\n", s->dir, e.msg);
 	fflush(stdout);
@@ -697,6 +707,153 @@ do_upload(struct server *s, struct MHD_Connection *c,
 	sd_blob_free(blob);
 	free(copy);
 	free(text);
+	json_decref(root);
+	return ret;
+}
+
+/* --- key operations (issue 11): /keys/{name}/create|backup, /keys/restore */
+
+/* A reply to a key operation, logged as the others are. */
+static enum MHD_Result
+keys_reply(struct MHD_Connection *c, const char *method, const char *url,
+    unsigned status, const char *code, const char *message, const char *body)
+{
+	struct MHD_Response *resp;
+	json_t *o = NULL;
+	char *text = NULL;
+	enum MHD_Result ret;
+
+	if (body == NULL) {
+		o = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message",
+		    message);
+		text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) :
+		    NULL;
+		body = text ? text : "";
+	}
+	if ((resp = MHD_create_response_from_buffer(strlen(body),
+	    (void *)body, MHD_RESPMEM_MUST_COPY)) == NULL) {
+		free(text);
+		json_decref(o);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Content-Type",
+	    "application/json; charset=utf-8");
+	ret = MHD_queue_response(c, status, resp);
+	MHD_destroy_response(resp);
+	flockfile(stdout);
+	printf("%s %s -> %u%s%s\n", method, url, status, message ? ": " : "",
+	    message ? message : "");
+	fflush(stdout);
+	funlockfile(stdout);
+	free(text);
+	json_decref(o);
+	return ret;
+}
+
+static enum MHD_Result
+do_keys(struct server *s, struct MHD_Connection *c, const char *url,
+    const char *method, const struct request *rq)
+{
+	struct sd_err e = { "" };
+	const char *host, *api, *op, *path;
+	char name[128], *reply = NULL, *addr = NULL, *body = NULL;
+	char *logurl = NULL;
+	json_t *root = NULL, *v;
+	size_t nlen;
+	unsigned status = 200;
+	enum MHD_Result ret;
+	int r;
+
+	host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+	api = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+	    "api-version");
+	if (host == NULL)
+		host = "localhost";
+	/* the log shows the api-version each call came with */
+	path = url;
+	if (api != NULL && asprintf(&logurl, "%s?api-version=%s", url, api) !=
+	    -1)
+		url = logurl;
+	else
+		logurl = NULL;
+	pthread_mutex_lock(&s->lock);
+	if (strcmp(method, "POST") != 0) {
+		ret = keys_reply(c, method, url, 405, "MethodNotAllowed",
+		    "(simulator) only POST is served under /keys/", NULL);
+		goto out;
+	}
+	if (api == NULL) {
+		ret = keys_reply(c, method, url, 400, "BadParameter",
+		    "The api-version query parameter is missing", NULL);
+		goto out;
+	}
+	if (rq->too_big) {
+		ret = keys_reply(c, method, url, 413, "RequestTooLarge",
+		    "the request body is too large", NULL);
+		goto out;
+	}
+	if (strcmp(path, "/keys/restore") == 0) {
+		if ((root = json_loadb(rq->body ? rq->body : "", rq->len,
+		    JSON_REJECT_DUPLICATES, NULL)) == NULL ||
+		    !json_is_string(v = json_object_get(root, "value"))) {
+			ret = keys_reply(c, method, url, 400, "BadParameter",
+			    "the body must be {\"value\": \"<key backup>\"}",
+			    NULL);
+			goto out;
+		}
+		r = simhsm_key_restore(s->dir, json_string_value(v),
+		    json_string_length(v), host, &reply, &e);
+	} else {
+		op = strrchr(path, '/');
+		nlen = (size_t)(op - (path + 6));
+		if (op <= path + 6 || nlen >= sizeof(name) ||
+		    (strcmp(op, "/create") != 0 && strcmp(op, "/backup") != 0)) {
+			ret = keys_reply(c, method, url, 404, "NotFound",
+			    "(simulator) it serves /keys/{name}/create, "
+			    "/keys/{name}/backup and /keys/restore", NULL);
+			goto out;
+		}
+		memcpy(name, path + 6, nlen);
+		name[nlen] = '\0';
+		if (strcmp(op, "/create") == 0)
+			r = simhsm_key_create(s->dir, name, host, &reply, &e);
+		else {
+			if (asprintf(&addr, "https://%s%s?api-version=%s", host,
+			    path, api) == -1) {
+				addr = NULL;
+				ret = keys_reply(c, method, url, 500,
+				    "InternalError", "out of memory", NULL);
+				goto out;
+			}
+			if ((r = simhsm_key_backup(s->dir, name, addr, &body,
+			    &e)) == 0) {
+				root = json_pack("{s:s}", "value", body);
+				reply = root ? json_dumps(root, JSON_COMPACT) :
+				    NULL;
+			}
+		}
+	}
+	switch (r) {
+	case 0: break;
+	case SD_ERR_NO_SHARE: status = 404; break;
+	case SD_ERR_RANGE: status = 409; break;
+	case SD_ERR_ARG: case SD_ERR_FORMAT: case SD_ERR_AUTH: status = 400;
+		break;
+	default: status = 500; break;
+	}
+	if (r != 0)
+		ret = keys_reply(c, method, url, status, status == 404 ?
+		    "KeyNotFound" : status == 409 ? "Conflict" : status == 400 ?
+		    "BadParameter" : "InternalError", e.msg, NULL);
+	else
+		ret = keys_reply(c, method, url, 200, NULL, NULL, reply ? reply :
+		    "");
+ out:
+	pthread_mutex_unlock(&s->lock);
+	free(logurl);
+	free(reply);
+	free(addr);
+	free(body);
 	json_decref(root);
 	return ret;
 }
@@ -761,6 +918,13 @@ handle(void *cls, struct MHD_Connection *c, const char *url,
 			if (strcmp(method, endpoints[i].method) == 0)
 				break;
 		}
+	if (i == EP_COUNT && strncmp(url, "/keys/", 6) == 0) {
+		if (!token_ok(s, c))
+			return keys_reply(c, method, url, 401, "Unauthorized",
+			    "AKV10000: Request is missing a Bearer or PoP token.",
+			    NULL);
+		return do_keys(s, c, url, method, rq);
+	}
 	if (i == EP_COUNT) {
 		if (ep != EP_ANY)
 			return reply_error(s, c, ep, 405, "MethodNotAllowed",
