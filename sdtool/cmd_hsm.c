@@ -1341,11 +1341,12 @@ key_summary_print(const char *verb, const struct session *ss,
 	if (ss->cn->json) {
 		o = report_new(verb);
 		report_set_ok(o, 1);
-		json_object_set_new(o, "hsm", json_string(ss->url));
+		json_object_set_new(o, "hsm", cli_json_text(ss->url));
 		if (file != NULL)
-			json_object_set_new(o, "file", json_string(file));
-		json_object_set_new(o, "kid", json_string(ks->kid));
-		json_object_set_new(o, "kty", json_string(ks->kty));
+			json_object_set_new(o, "file", cli_json_text(file));
+		/* from the HSM's reply: shown as given, never dropped */
+		json_object_set_new(o, "kid", cli_json_text(ks->kid));
+		json_object_set_new(o, "kty", cli_json_text(ks->kty));
 		json_object_set_new(o, "bits", ks->bits ?
 		    json_integer(ks->bits) : json_null());
 		json_object_set_new(o, "public_key_sha256", ks->pub_sha256[0] ?
@@ -1354,9 +1355,9 @@ key_summary_print(const char *verb, const struct session *ss,
 		json_decref(o);
 		return;
 	}
-	printf("%s\n", what);
-	printf("  kid %s\n", ks->kid);
-	printf("  %s", ks->kty);
+	printf("%s\n", cli_text(what));
+	printf("  kid %s\n", cli_text(ks->kid));
+	printf("  %s", cli_text(ks->kty));
 	if (ks->bits)
 		printf(" %u bits", ks->bits);
 	printf("\n");
@@ -1512,20 +1513,20 @@ hsm_key_backup(int argc, char **argv)
 	if (cn.json) {
 		o = report_new("hsm");
 		report_set_ok(o, 1);
-		json_object_set_new(o, "hsm", json_string(ss.url));
-		json_object_set_new(o, "name", json_string(name));
-		json_object_set_new(o, "out", json_string(file));
+		json_object_set_new(o, "hsm", cli_json_text(ss.url));
+		json_object_set_new(o, "name", cli_json_text(name));
+		json_object_set_new(o, "out", cli_json_text(file));
 		json_object_set_new(o, "sha256", json_string(hex));
 		json_object_set_new(o, "bytes", json_integer((json_int_t)raw_len));
 		report_print(o);
 		json_decref(o);
 	} else {
-		printf("key %s of HSM %s backed up to %s (%zu bytes)\n", name,
-		    ss.url, file, raw_len);
+		printf("key %s of HSM %s backed up to %s (%zu bytes)\n",
+		    cli_text(name), cli_text(ss.url), cli_text(file), raw_len);
 		printf("  sha256 %s\n", hex);
 		printf("Check it offline against the SD file: sdtool verify "
 		    "--sd-file SD --sd-wrapping-keys KEY... --key-backup %s\n",
-		    file);
+		    cli_text(file));
 	}
 	ret = EXIT_OK;
  out:

@@ -441,28 +441,30 @@ contents_json(const struct sd_file *sd, const struct keyset *ks,
 		goto out;
 	}
 	root = json_object();
-	json_object_set_new(root, "sdid", id->sdid ? json_string(id->sdid) :
-	    json_null());
+	json_object_set_new(root, "sdid", cli_json_text(id->sdid));
 	items = json_array();
 	for (i = 0; i < id->n; i++) {
 		const struct sd_item_info *it = &id->items[i];
 
 		o = json_object();
-		json_object_set_new(o, "tag", json_string(it->tag));
+		json_object_set_new(o, "tag", cli_json_text(it->tag));
 		json_object_set_new(o, "bytes", json_integer((json_int_t)it->len));
 		json_object_set_new(o, "format",
 		    json_string(it->is_bson ? "bson" : "opaque"));
 		arr = json_array();
 		for (j = 0; j < it->n_fields; j++)
-			json_array_append_new(arr, json_string(it->fields[j]));
+			json_array_append_new(arr,
+			    cli_json_text(it->fields[j]));
 		json_object_set_new(o, "fields", arr);
 		arr = json_array();
 		for (j = 0; j < it->n_keys; j++) {
 			k = json_object();
 			json_object_set_new(k, "field",
-			    json_string(it->keys[j].field));
-			json_object_set_new(k, "kid", json_string(it->keys[j].kid));
-			json_object_set_new(k, "kty", json_string(it->keys[j].kty));
+			    cli_json_text(it->keys[j].field));
+			json_object_set_new(k, "kid",
+			    cli_json_text(it->keys[j].kid));
+			json_object_set_new(k, "kty",
+			    cli_json_text(it->keys[j].kty));
 			json_array_append_new(arr, k);
 		}
 		json_object_set_new(o, "keys", arr);
@@ -486,20 +488,19 @@ print_contents(const json_t *c)
 
 	printf("contents (opened with a quorum; names only, never values):\n");
 	printf("  sdid:   %s\n", json_is_string(json_object_get(c, "sdid")) ?
-	    json_string_value(json_object_get(c, "sdid")) : "(none)");
+	    SV(json_object_get(c, "sdid")) : "(none)");
 	json_array_foreach(json_object_get(c, "items"), i, o) {
-		printf("  %-26s %lld bytes, %s", json_string_value(
-		    json_object_get(o, "tag")), (long long)json_integer_value(
-		    json_object_get(o, "bytes")), json_string_value(
-		    json_object_get(o, "format")));
+		printf("  %-26s %lld bytes, %s", SV(json_object_get(o, "tag")),
+		    (long long)json_integer_value(json_object_get(o, "bytes")),
+		    SV(json_object_get(o, "format")));
 		json_array_foreach(json_object_get(o, "fields"), j, f)
-			printf("%s%s", j ? ", " : ": ", json_string_value(f));
+			printf("%s%s", j ? ", " : ": ", SV(f));
 		printf("\n");
 		json_array_foreach(json_object_get(o, "keys"), j, k)
 			printf("    key %s: kid %s, kty %s\n",
-			    json_string_value(json_object_get(k, "field")),
-			    json_string_value(json_object_get(k, "kid")),
-			    json_string_value(json_object_get(k, "kty")));
+			    SV(json_object_get(k, "field")),
+			    SV(json_object_get(k, "kid")),
+			    SV(json_object_get(k, "kty")));
 	}
 }
 
@@ -737,7 +738,9 @@ cmd_inspect(int argc, char **argv)
 		if (keyset_open(sd, refs, n_refs, passfile, 1, &ks) != 0)
 			goto out;
 		keyset_warn(&ks);
-		if (contents_json(sd, &ks, &contents, why, sizeof(why)) != 0) {
+		r = contents_json(sd, &ks, &contents, why, sizeof(why));
+		keyset_wipe_shares(&ks);   /* their last use */
+		if (r != 0) {
 			cli_error("%s: %s", path, why);
 			goto out;
 		}

@@ -758,8 +758,6 @@ cmd_verify(int argc, char **argv)
 			vr.nq++;
 		} while (next_combination(c, sd->required, n_open));
 	}
-	/* every quorum is checked: the shares' last use */
-	keyset_wipe_shares(&ks);
 	judge(&vr);
 	/*
 	 * --key-backup (issue 11, kbcheck.c): open each backup with the
@@ -777,6 +775,8 @@ cmd_verify(int argc, char **argv)
 		kb_check_errors(&kbc);
 		kb_ok = kb_check_ok(&kbc);
 	}
+	/* every quorum and key backup is checked: the shares' last use */
+	keyset_wipe_shares(&ks);
 	if (json) {
 		report = report_json(&vr);
 		if (sdd.path != NULL)

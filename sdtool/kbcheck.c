@@ -177,14 +177,14 @@ kb_check_print(const struct kb_check *kc)
 	size_t i;
 
 	if (kc->sdid != NULL)
-		printf("  security domain %s\n", kc->sdid);
+		printf("  security domain %s\n", cli_text(kc->sdid));
 	for (i = 0; i < kc->n; i++) {
 		const struct kb_result *r = &kc->res[i];
 
 		if (r->status != KB_OPENED) {
-			printf("  key backup %s: FAILED (%s): %s\n", r->file,
-			    status_name[r->status],
-			    r->detail[0] ? r->detail : kc->error);
+			printf("  key backup %s: FAILED (%s): %s\n",
+			    cli_text(r->file), status_name[r->status],
+			    cli_text(r->detail[0] ? r->detail : kc->error));
 			continue;
 		}
 		v = main_version(r->kb);
@@ -194,8 +194,9 @@ kb_check_print(const struct kb_check *kc)
 		if (v->has_updated)
 			rfc3339(v->updated, u, sizeof(u));
 		printf("  key backup %s: opens with this SD: key %s version %s, "
-		    "%s", r->file, v->name ? v->name : "?",
-		    v->version_id ? v->version_id : "?", v->kty);
+		    "%s", cli_text(r->file), v->name ? cli_text(v->name) : "?",
+		    v->version_id ? cli_text(v->version_id) : "?",
+		    cli_text(v->kty));
 		if (v->bits)
 			printf(" %u bits", v->bits);
 		printf("\n");
@@ -205,8 +206,8 @@ kb_check_print(const struct kb_check *kc)
 		    c[0] ? c : "?", u[0] ? u : "?", r->kb->n_versions,
 		    r->kb->n_versions == 1 ? "" : "s");
 		printf("    HSM %s, tenant %s\n",
-		    r->kb->host ? r->kb->host : "?",
-		    r->kb->tenant_id ? r->kb->tenant_id : "?");
+		    r->kb->host ? cli_text(r->kb->host) : "?",
+		    r->kb->tenant_id ? cli_text(r->kb->tenant_id) : "?");
 	}
 	if (kc->n_opened == kc->n)
 		printf("OK: all %zu key backup%s open with this SD file's backup "
@@ -222,16 +223,15 @@ version_json(const struct sd_kb_version *v)
 	json_t *o = json_object();
 	char t[32];
 
-	json_object_set_new(o, "name", v->name ? json_string(v->name) :
-	    json_null());
-	json_object_set_new(o, "version_id", v->version_id ?
-	    json_string(v->version_id) : json_null());
-	json_object_set_new(o, "kid", json_string(v->kid));
-	json_object_set_new(o, "kty", json_string(v->kty));
+	/* names from the backup file: shown as given, never dropped */
+	json_object_set_new(o, "name", cli_json_text(v->name));
+	json_object_set_new(o, "version_id", cli_json_text(v->version_id));
+	json_object_set_new(o, "kid", cli_json_text(v->kid));
+	json_object_set_new(o, "kty", cli_json_text(v->kty));
 	json_object_set_new(o, "bits", v->bits ? json_integer(v->bits) :
 	    json_null());
 	if (v->crv)
-		json_object_set_new(o, "crv", json_string(v->crv));
+		json_object_set_new(o, "crv", cli_json_text(v->crv));
 	json_object_set_new(o, "public_key_sha256", v->pub_sha256[0] ?
 	    json_string(v->pub_sha256) : json_null());
 	if (v->has_created) {
@@ -256,13 +256,12 @@ kb_check_json(const struct kb_check *kc, json_t *root)
 	char t[32];
 	size_t i, j;
 
-	json_object_set_new(root, "sdid", kc->sdid ? json_string(kc->sdid) :
-	    json_null());
+	json_object_set_new(root, "sdid", cli_json_text(kc->sdid));
 	for (i = 0; i < kc->n; i++) {
 		const struct kb_result *r = &kc->res[i];
 
 		o = json_object();
-		json_object_set_new(o, "file", json_string(r->file));
+		json_object_set_new(o, "file", cli_json_text(r->file));
 		json_object_set_new(o, "sha256", r->sha256[0] ?
 		    json_string(r->sha256) : json_null());
 		json_object_set_new(o, "ok", json_boolean(r->status == KB_OPENED));
@@ -277,10 +276,9 @@ kb_check_json(const struct kb_check *kc, json_t *root)
 				json_array_append_new(vers,
 				    version_json(&r->kb->versions[j]));
 			json_object_set_new(o, "versions", vers);
-			json_object_set_new(o, "tenant_id", r->kb->tenant_id ?
-			    json_string(r->kb->tenant_id) : json_null());
-			json_object_set_new(o, "host", r->kb->host ?
-			    json_string(r->kb->host) : json_null());
+			json_object_set_new(o, "tenant_id",
+			    cli_json_text(r->kb->tenant_id));
+			json_object_set_new(o, "host", cli_json_text(r->kb->host));
 			if (r->kb->has_timestamp) {
 				rfc3339(r->kb->timestamp, t, sizeof(t));
 				json_object_set_new(o, "backed_up", json_string(t));
@@ -289,7 +287,7 @@ kb_check_json(const struct kb_check *kc, json_t *root)
 			err = json_object();
 			json_object_set_new(err, "code",
 			    json_string(status_name[r->status]));
-			json_object_set_new(err, "message", json_string(
+			json_object_set_new(err, "message", cli_json_text(
 			    r->detail[0] ? r->detail : kc->error));
 			json_object_set_new(o, "error", err);
 		}
