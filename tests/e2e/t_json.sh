@@ -84,7 +84,7 @@ valid "sim upload: an SD file" sim 1 "$SDTOOL" sim upload --json --state "$T/hsm
 printf 'sheet passphrase 4567\n' >"$T/sheetpass"
 valid "escrow print" escrow 0 "$SDTOOL" escrow print --json --key "$K/cert_0.key" --format text --out "$T/sheet.txt" \
 	--officer "Officer 0" --hsm ContosoMHSM --new-password-file "$T/sheetpass"
-valid "escrow check" escrow 0 "$SDTOOL" escrow check --json --text "$T/sheet.txt" --password-file "$T/sheetpass"
+valid "escrow check" escrow 0 "$SDTOOL" escrow check --json --text "$T/sheet.txt" --cert "$K/cert_0.cer" --password-file "$T/sheetpass"
 valid "escrow print: exists" escrow 1 "$SDTOOL" escrow print --json --key "$K/cert_0.key" --format text --out "$T/sheet.txt" \
 	--new-password-file "$T/sheetpass"
 
