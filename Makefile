@@ -33,7 +33,7 @@ COMMIT := $(shell cat debian/commit 2>/dev/null || \
 # The offline binary links these alone.  PKCS#11 modules, p11-kit, ykpers
 # and pcsc-lite are opened at run time (hw/dl.c): only their headers are
 # needed.  The helper programs link the rest.
-CORE_PKGS := libcrypto libsodium jansson
+CORE_PKGS := libcrypto libsodium jansson libbson-1.0
 HDR_PKGS := p11-kit-1 ykpers-1 libpcsclite
 NET_PKGS := libcurl
 SIM_PKGS := libmicrohttpd

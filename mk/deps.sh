@@ -9,7 +9,7 @@
 # directly; anyone else goes through sudo.
 set -eu
 
-PKGS="gcc make pkg-config libssl-dev libsodium-dev libjansson-dev
+PKGS="gcc make pkg-config libssl-dev libsodium-dev libjansson-dev libbson-dev
 libqrencode-dev libcairo2-dev libfontconfig-dev fonts-dejavu-core libzbar-dev
 libcurl4-openssl-dev libmicrohttpd-dev libp11-kit-dev libykpers-1-dev
 libyubikey-dev libpcsclite-dev"

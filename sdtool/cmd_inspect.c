@@ -22,16 +22,24 @@
 #include "report.h"
 #include "verbs.h"
 #include "../hw/key.h"
+#include "keys.h"
 #include "../shares/b64.h"
+#include "../shares/backup.h"
 #include "../shares/readaloud.h"
 #include "../shares/sdfile.h"
+#include "../shares/sdops.h"
+#include "../shares/shamir.h"
 
-#define SYNOPSIS "[--json] [--expect-sha256 HEX] [--expect-x5t T] FILE " \
-	"[CERT ...]"
+#define SYNOPSIS "[--json] [--expect-sha256 HEX] [--expect-x5t T] " \
+	"[--password-file FILE] FILE [CERT ...] [--sd-wrapping-keys KEY ...]"
 
-enum { O_JSON = 1, O_EXPECT_SHA, O_EXPECT_X5T };
+enum { O_JSON = 1, O_EXPECT_SHA, O_EXPECT_X5T, O_KEYS, O_PASSFILE };
 
 static const struct opt opts[] = {
+	{ O_KEYS, "sd-wrapping-keys", 0, OPT_LIST, "KEY",
+	    "a quorum of keys: also show the SD's identity and key names" },
+	{ O_PASSFILE, "password-file", 0, OPT_VALUE, "FILE",
+	    "passphrases, one line per key in order (one line: for all)" },
 	{ O_EXPECT_SHA, "expect-sha256", 0, OPT_VALUE, "HEX",
 	    "fail unless FILE's SHA-256 is this (hex or PGP words)" },
 	{ O_EXPECT_X5T, "expect-x5t", 0, OPT_VALUE, "T",
@@ -390,6 +398,101 @@ check_expect_x5t(json_t *root, const char *typed, const char *const *x5ts,
 	}
 }
 
+/*
+ * With a quorum of keys (issue 11): what the data items hold, by name
+ * only: the sdid, each item's fields and the kid/kty of the keys in it.
+ * 0, or -1 with the reason in why.
+ */
+static int
+contents_json(const struct sd_file *sd, const struct keyset *ks,
+    json_t **out, char *why, size_t size)
+{
+	const uint8_t *parts[SD_MAX_SHARES];
+	struct sd_secret *master = NULL, **pts = NULL;
+	struct sd_identity *id = NULL;
+	struct sd_err e = { "" };
+	json_t *root, *items, *o, *arr, *k;
+	size_t i, j, n = 0;
+	int ret = -1;
+
+	*out = NULL;
+	for (i = 0; i < sd->n_shares && n < sd->required; i++)
+		if (ks->shares[i] != NULL)
+			parts[n++] = ks->shares[i]->p;
+	if (n < sd->required) {
+		snprintf(why, size, "only %zu of the %u shares needed were opened: "
+		    "the contents cannot be shown", n, sd->required);
+		return -1;
+	}
+	if (shamir_combine(parts, sd->required, SD_SHARE_LEN, &master, &e) != 0 ||
+	    sd_data_open(&sd->data, master, &pts, &e) != 0 ||
+	    sd_identity_read(&sd->data, pts, &id, &e) != 0) {
+		snprintf(why, size, "%s", e.msg);
+		goto out;
+	}
+	root = json_object();
+	json_object_set_new(root, "sdid", id->sdid ? json_string(id->sdid) :
+	    json_null());
+	items = json_array();
+	for (i = 0; i < id->n; i++) {
+		const struct sd_item_info *it = &id->items[i];
+
+		o = json_object();
+		json_object_set_new(o, "tag", json_string(it->tag));
+		json_object_set_new(o, "bytes", json_integer((json_int_t)it->len));
+		json_object_set_new(o, "format",
+		    json_string(it->is_bson ? "bson" : "opaque"));
+		arr = json_array();
+		for (j = 0; j < it->n_fields; j++)
+			json_array_append_new(arr, json_string(it->fields[j]));
+		json_object_set_new(o, "fields", arr);
+		arr = json_array();
+		for (j = 0; j < it->n_keys; j++) {
+			k = json_object();
+			json_object_set_new(k, "field",
+			    json_string(it->keys[j].field));
+			json_object_set_new(k, "kid", json_string(it->keys[j].kid));
+			json_object_set_new(k, "kty", json_string(it->keys[j].kty));
+			json_array_append_new(arr, k);
+		}
+		json_object_set_new(o, "keys", arr);
+		json_array_append_new(items, o);
+	}
+	json_object_set_new(root, "items", items);
+	*out = root;
+	ret = 0;
+ out:
+	sd_identity_free(id);
+	sd_plaintexts_free(pts, pts ? sd->data.n : 0);
+	sd_secret_free(master);
+	return ret;
+}
+
+static void
+print_contents(const json_t *c)
+{
+	const json_t *o, *f, *k;
+	size_t i, j;
+
+	printf("contents (opened with a quorum; names only, never values):\n");
+	printf("  sdid:   %s\n", json_is_string(json_object_get(c, "sdid")) ?
+	    json_string_value(json_object_get(c, "sdid")) : "(none)");
+	json_array_foreach(json_object_get(c, "items"), i, o) {
+		printf("  %-26s %lld bytes, %s", json_string_value(
+		    json_object_get(o, "tag")), (long long)json_integer_value(
+		    json_object_get(o, "bytes")), json_string_value(
+		    json_object_get(o, "format")));
+		json_array_foreach(json_object_get(o, "fields"), j, f)
+			printf("%s%s", j ? ", " : ": ", json_string_value(f));
+		printf("\n");
+		json_array_foreach(json_object_get(o, "keys"), j, k)
+			printf("    key %s: kid %s, kty %s\n",
+			    json_string_value(json_object_get(k, "field")),
+			    json_string_value(json_object_get(k, "kid")),
+			    json_string_value(json_object_get(k, "kty")));
+	}
+}
+
 static void
 print_recipient(const json_t *o, const char *label)
 {
@@ -473,6 +576,8 @@ print_report(const json_t *root)
 		    json_string_value(json_object_get(o, "enc")),
 		    (long long)json_integer_value(json_object_get(o,
 		    "ciphertext_bytes")));
+	if (json_object_get(root, "contents") != NULL)
+		print_contents(json_object_get(root, "contents"));
 	arr = json_object_get(root, "warnings");
 	if (json_array_size(arr) > 0) {
 		printf("warnings:\n");
@@ -505,14 +610,19 @@ cmd_inspect(int argc, char **argv)
 	X509 *cert = NULL;
 	struct given_cert *certs = NULL;
 	const char *val, *path = NULL, *expect_sha = NULL, *expect_x5t = NULL;
-	const char **x5ts = NULL;
-	char *text = NULL;
+	const char **x5ts = NULL, *passfile = NULL;
+	char *text = NULL, **refs = NULL, why[600];
+	struct keyset ks = { 0 };
+	json_t *contents = NULL;
+	size_t n_refs = 0;
 	uint8_t md[32];
 	size_t len, n_certs = 0, n_x5ts = 0, i;
 	json_t *report = NULL, *warnings = NULL, *mismatches = NULL;
 	int id, r, r2, json = 0, is_cert = 0, ret = EXIT_FAIL;
 
-	if ((certs = calloc((size_t)argc, sizeof(*certs))) == NULL) {
+	if ((certs = calloc((size_t)argc, sizeof(*certs))) == NULL ||
+	    (refs = calloc((size_t)argc, sizeof(*refs))) == NULL) {
+		free(certs);
 		cli_error("out of memory");
 		return EXIT_FAIL;
 	}
@@ -522,6 +632,8 @@ cmd_inspect(int argc, char **argv)
 		case O_JSON: json = 1; report_want_json(1); break;
 		case O_EXPECT_SHA: expect_sha = val; break;
 		case O_EXPECT_X5T: expect_x5t = val; break;
+		case O_KEYS: refs[n_refs++] = (char *)val; break;
+		case O_PASSFILE: passfile = val; break;
 		case 0:
 			if (path == NULL)
 				path = val;
@@ -571,6 +683,22 @@ cmd_inspect(int argc, char **argv)
 		report = build_report(path, text, len, sd, blob, certs,
 		    n_certs, warnings, mismatches);
 		set_file_hash(report, sd != NULL ? "sd_sha256" : "sha256", md);
+	}
+	/* issue 11: with a quorum of keys, the SD's identity and key names */
+	if (n_refs > 0) {
+		if (sd == NULL) {
+			cli_error("%s: --sd-wrapping-keys opens a security-domain "
+			    "file, and this is not one", path);
+			goto out;
+		}
+		if (keyset_open(sd, refs, n_refs, passfile, 1, &ks) != 0)
+			goto out;
+		keyset_warn(&ks);
+		if (contents_json(sd, &ks, &contents, why, sizeof(why)) != 0) {
+			cli_error("%s: %s", path, why);
+			goto out;
+		}
+		json_object_set_new(report, "contents", contents);
 	}
 	if (expect_sha != NULL) {
 		char label[600];
@@ -626,6 +754,8 @@ cmd_inspect(int argc, char **argv)
 		cli_error("%s", json_string_value(json_array_get(mismatches,
 		    0)));
  out:
+	keyset_clear(&ks);
+	free(refs);
 	X509_free(cert);
 	json_decref(report);
 	json_decref(warnings);

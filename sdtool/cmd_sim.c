@@ -204,7 +204,7 @@ sim_init_recovery(int argc, char **argv)
 		return cli_usage_error("--state and --sd-exchange-key are required");
 	if (cli_refuse_existing(out_path) != 0)
 		goto out;
-	if ((r = simhsm_load(dir, &state, &e)) != 0) {
+	if ((r = simhsm_load_or_new(dir, &state, &e)) != 0) {
 		cli_error("%s", e.msg);
 		goto out;
 	}
@@ -308,8 +308,13 @@ sim_upload(int argc, char **argv)
 		report_print(o);
 		json_decref(o);
 	} else {
-		printf("simulated HSM %s restored: all %zu data items match "
-		    "what was activated\n", dir, n_items);
+		if (json_object_get(state, "data") != NULL)
+			printf("simulated HSM %s restored: all %zu data items "
+			    "match what was activated\n", dir, n_items);
+		else
+			printf("simulated HSM %s restored: a new HSM, it now "
+			    "holds the security domain's %zu data items\n", dir,
+			    n_items);
 	}
 	ret = EXIT_OK;
  out:

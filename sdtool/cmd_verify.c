@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "kbcheck.h"
 #include "keys.h"
 #include "report.h"
 #include "verbs.h"
@@ -35,12 +36,13 @@
 #include "../shares/shamir.h"
 
 #define SYNOPSIS "[--json] [-q] [--all | --solo] [--password-file FILE] " \
-	"--sd-file SD --sd-wrapping-keys KEY ... [--same-data OLD]"
+	"--sd-file SD --sd-wrapping-keys KEY ... [--same-data OLD] " \
+	"[--key-backup FILE ...]"
 
 #define EXIT_PROBLEM 3   /* recoverable, but something is wrong */
 
 enum { O_JSON = 1, O_SD, O_KEYS, O_PASSFILE, O_ALL, O_SOLO, O_QUIET,
-	O_SAME };
+	O_SAME, O_KEYBACKUP };
 
 static const struct opt opts[] = {
 	{ O_SD, "sd-file", 0, OPT_VALUE, "SD",
@@ -57,6 +59,8 @@ static const struct opt opts[] = {
 	    "print only problems and the verdict" },
 	{ O_SAME, "same-data", 0, OPT_VALUE, "OLD",
 	    "also prove that OLD carries the same data items (a reshare)" },
+	{ O_KEYBACKUP, "key-backup", 0, OPT_LIST, "FILE",
+	    "key backups the SD file must open (az keyvault key backup)" },
 	{ O_JSON, "json", 0, OPT_FLAG, NULL, "report as JSON" },
 	{ 0, NULL, 0, 0, NULL, NULL }
 };
@@ -648,9 +652,12 @@ cmd_verify(int argc, char **argv)
 	struct keyset ks = { 0 };
 	struct verify_report vr;
 	const char *val, *sd_path = NULL, *passfile = NULL;
-	char **refs = NULL;
+	char **refs = NULL, **kbfiles = NULL;
 	char *text = NULL;
-	size_t len, n_refs = 0, n_open, i;
+	size_t len, n_refs = 0, n_open, i, j, n_kb = 0;
+	struct kb_check kbc = { 0 };
+	const uint8_t *kbq[SD_MAX_SHARES];
+	int kb_ok = 1;
 	size_t opened[SD_MAX_SHARES];
 	size_t c[SD_MAX_SHARES];
 	int id, r, json = 0, quiet = 0, ret = EXIT_FAIL;
@@ -658,7 +665,9 @@ cmd_verify(int argc, char **argv)
 	struct same_data sdd = { 0 };
 
 	memset(&vr, 0, sizeof(vr));
-	if ((refs = calloc((size_t)argc, sizeof(*refs))) == NULL) {
+	if ((refs = calloc((size_t)argc, sizeof(*refs))) == NULL ||
+	    (kbfiles = calloc((size_t)argc, sizeof(*kbfiles))) == NULL) {
+		free(refs);
 		cli_error("out of memory");
 		return EXIT_FAIL;
 	}
@@ -672,6 +681,7 @@ cmd_verify(int argc, char **argv)
 		case O_SOLO: vr.solo = 1; break;
 		case O_QUIET: quiet = 1; break;
 		case O_SAME: sdd.path = val; break;
+		case O_KEYBACKUP: kbfiles[n_kb++] = (char *)val; break;
 		case O_JSON: json = 1; report_want_json(1); break;
 		case OPT_HELP:
 			ret = cli_usage(stdout, SYNOPSIS, opts);
@@ -692,6 +702,11 @@ cmd_verify(int argc, char **argv)
 	if (vr.solo && sdd.path != NULL) {
 		ret = cli_usage_error("--same-data needs a quorum of keys; it "
 		    "does not go with --solo");
+		goto out;
+	}
+	if (vr.solo && n_kb > 0) {
+		ret = cli_usage_error("--key-backup needs a quorum: not with "
+		    "--solo");
 		goto out;
 	}
 	if (vr.solo && vr.all) {
@@ -737,18 +752,50 @@ cmd_verify(int argc, char **argv)
 		} while (next_combination(c, sd->required, n_open));
 	}
 	judge(&vr);
+	/*
+	 * --key-backup (issue 11, kbcheck.c): open each backup with the
+	 * backup protection key, through the first quorum that worked.  A
+	 * backup that does not open fails the run (exit 1).
+	 */
+	if (n_kb > 0) {
+		for (i = 0; i < vr.nq && vr.qs[i].code != 0; i++)
+			;
+		if (i < vr.nq)
+			for (j = 0; j < sd->required; j++)
+				kbq[j] = ks.shares[vr.qs[i].idx[j]]->p;
+		(void)kb_check_run(sd, i < vr.nq ? kbq : NULL, kbfiles, n_kb,
+		    &kbc);
+		kb_check_errors(&kbc);
+		kb_ok = kb_check_ok(&kbc);
+	}
 	if (json) {
 		report = report_json(&vr);
 		if (sdd.path != NULL)
 			json_object_set_new(report, "same_data",
 			    same_data_json(&sdd, sd));
+		if (n_kb > 0) {
+			kb_check_json(&kbc, report);
+			if (!kb_ok) {
+				json_object_set_new(report, "exit_status",
+				    json_integer(EXIT_FAIL));
+				if (vr.status == EXIT_OK)
+					report_set_error(report,
+					    "key_backup_not_opened", "a key "
+					    "backup does not open with this SD "
+					    "file (see key_backups)");
+			}
+		}
 		report_print(report);
 		json_decref(report);
 	} else {
 		print_text(&vr, quiet);
+		if (n_kb > 0)
+			kb_check_print(&kbc);
 	}
-	ret = vr.status;
+	ret = kb_ok ? vr.status : EXIT_FAIL;
  out:
+	kb_check_clear(&kbc);
+	free(kbfiles);
 	free(vr.qs);
 	same_data_clear(&sdd);
 	keyset_clear(&ks);

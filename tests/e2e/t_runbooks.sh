@@ -4,8 +4,13 @@
 C=$(cd "$E2E/../../ceremony" && pwd)
 export SDTOOL
 
-expect_out "drill.sh runs the whole story" 0 'Done: the drill recovered the simulated HSM' sh "$C/drill.sh" "$T/drill"
-check "drill: the HSM accepted the blob" grep -q 'restored: all 3 data items match' "$T/out"
+expect_out "drill.sh runs the whole story" 0 'Done: the drill recovered the HSM with 2 of 3 keys, and its canary key' sh "$C/drill.sh" "$T/drill"
+check "drill: the new HSM accepted the blob" grep -q 'restored: a new HSM, it now holds the security domain.s 3 data items' "$T/out"
+check "drill: the canary backup opened offline" grep -q 'key backup canary.bak: opens with this SD: key canary' "$T/out"
+check "drill: another HSM's backup refused offline" grep -q 'other-canary.bak: key backup not opened: does not open' "$T/out"
+check "drill: the canary restored into the second HSM" grep -q 'key backup canary.bak restored into HSM' "$T/out"
+check "drill: another HSM's backup refused online" grep -q "key restore: HTTP 400 .*not made under this HSM's security domain" "$T/out"
+check "drill: two separate simulated HSMs" [ -f "$T/drill/hsm/keys.json" -a -f "$T/drill/hsm2/keys.json" ]
 
 check "keys" make_keys "$T/k" 3
 expect "sim" 0 "$SDTOOL" sim activate --state "$T/hsm" --sd-wrapping-keys "$T/k"/cert_[0-2].cer \
