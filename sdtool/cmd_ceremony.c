@@ -654,13 +654,15 @@ ceremony_list(int argc, char **argv)
 			cli_error("%s: %s", path, e.msg);
 			rc = EXIT_FAIL;
 		} else {
-			o1 = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name",
-			    c->name, "title", c->title, "version", c->version,
-			    "file", path, "sha256", hex);
+			/* "version" alone is ambiguous (sd-json(5)) */
+			o1 = json_pack("{s:s, s:s, s:s, s:o, s:s}", "name",
+			    c->name, "title", c->title, "ceremony_version",
+			    c->version, "file", cli_json_text(path), "sha256",
+			    hex);
 			json_array_append_new(arr, o1);
 			if (!json)
-				printf("%-16s v%-4s %s\n", c->name, c->version,
-				    c->title);
+				printf("%-16s v%-4s %s\n", cli_text(c->name),
+				    cli_text(c->version), cli_text(c->title));
 		}
 		ceremony_free(c);
 		free(buf);
