@@ -210,31 +210,26 @@ pki_exchange_cert_parse(const char *path, const char *buf, size_t len,
 }
 
 /*
- * A certificate file; with exchange set, also the HSM's transfer-key reply
- * (JSON), and the key must be one the service can use.
+ * A certificate from bytes; with exchange set, also the HSM's transfer-key
+ * reply (JSON), and the key must be one the service can use.
  */
 static int
-cert_load(const char *path, int exchange, X509 **out, struct sd_err *e)
+cert_from_buf(const char *where, const char *buf, size_t len, int exchange,
+    X509 **out, struct sd_err *e)
 {
-	char *buf = NULL;
-	size_t len = 0;
 	X509 *x = NULL;
-	int r = SD_ERR_INTERNAL;
+	int r;
 
-	if (out == NULL)
-		return sd_err_set(e, SD_ERR_ARG, "cert_load: no output");
 	*out = NULL;
-	if ((r = sys_read_file(path, PKI_MAX_CERT_FILE, &buf, &len, e)) != 0)
-		goto out;
 	if (exchange && first_nonspace(buf, len) == '{') {
-		if ((r = pki_exchange_cert_parse(path, buf, len, &x, e)) != 0)
+		if ((r = pki_exchange_cert_parse(where, buf, len, &x, e)) != 0)
 			goto out;
 	} else if ((x = pki_cert_from_buf(buf, len)) == NULL) {
 		r = sd_err_set(e, SD_ERR_KEY, exchange ? "%s: neither an X.509 "
 		    "certificate (PEM or DER) nor a transfer-key reply (JSON)" :
-		    "%s: not an X.509 certificate (PEM or DER)", path);
+		    "%s: not an X.509 certificate (PEM or DER)", where);
 		goto out;
-	} else if (exchange && (r = check_rsa_pub(x, path, e)) != 0)
+	} else if (exchange && (r = check_rsa_pub(x, where, e)) != 0)
 		goto out;
 	*out = x;
 	x = NULL;
@@ -242,8 +237,33 @@ cert_load(const char *path, int exchange, X509 **out, struct sd_err *e)
  out:
 	ERR_clear_error();
 	X509_free(x);
+	return r;
+}
+
+/* A certificate file (see cert_from_buf). */
+static int
+cert_load(const char *path, int exchange, X509 **out, struct sd_err *e)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	if (out == NULL)
+		return sd_err_set(e, SD_ERR_ARG, "cert_load: no output");
+	*out = NULL;
+	if ((r = sys_read_file(path, PKI_MAX_CERT_FILE, &buf, &len, e)) == 0)
+		r = cert_from_buf(path, buf, len, exchange, out, e);
 	free(buf);
 	return r;
+}
+
+int
+pki_exchange_cert_from_buf(const char *where, const char *buf, size_t len,
+    X509 **out, struct sd_err *e)
+{
+	if (out == NULL)
+		return sd_err_set(e, SD_ERR_ARG, "no output");
+	return cert_from_buf(where, buf, len, 1, out, e);
 }
 
 int

@@ -58,6 +58,13 @@ int pki_exchange_cert_load(const char *path, X509 **out, struct sd_err *e)
 	SD_WUR;
 
 /*
+ * The same from bytes already read (a file read once, or standard input);
+ * `where` names the source in messages.
+ */
+int pki_exchange_cert_from_buf(const char *where, const char *buf,
+    size_t len, X509 **out, struct sd_err *e) SD_WUR;
+
+/*
  * Check a certificate set as the service does before activation: n in
  * PKI_SD_MIN_CERTS..PKI_SD_MAX_CERTS and quorum in PKI_SD_MIN_QUORUM..n
  * (SD_ERR_RANGE); every key RSA of PKI_MIN_RSA_BITS or more (SD_ERR_KEY);

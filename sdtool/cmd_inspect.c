@@ -48,23 +48,15 @@ static const struct opt opts[] = {
 	{ 0, NULL, 0, 0, NULL, NULL }
 };
 
-/* A certificate (PEM or DER) or a transfer-key reply, from bytes read. */
+/*
+ * A certificate (PEM or DER) or a transfer-key reply, from bytes read,
+ * checked as every exchange key is (an RSA key of 2048 bits or more).
+ */
 static int
 exchange_from_text(const char *path, const char *text, size_t len,
     X509 **out, struct sd_err *e)
 {
-	size_t i = 0;
-
-	while (i < len && (text[i] == ' ' || text[i] == '\t' ||
-	    text[i] == '\r' || text[i] == '\n'))
-		i++;
-	if (i < len && text[i] == '{')
-		return pki_exchange_cert_parse(path, text, len, out, e);
-	if ((*out = pki_cert_from_buf(text, len)) == NULL)
-		return sd_err_set(e, SD_ERR_KEY, "%s: neither an X.509 "
-		    "certificate (PEM or DER) nor a transfer-key reply (JSON)",
-		    path);
-	return 0;
+	return pki_exchange_cert_from_buf(path, text, len, out, e);
 }
 
 
