@@ -61,10 +61,11 @@ zero "sim upload" 0 "$SDTOOL" sim upload --state hsm --sd-file blob.json
 zero "escrow print (text)" 0 "$SDTOOL" escrow print --key k/cert_0.key --format text --out sheet.txt \
 	--password-file pw --new-password-file pw2
 grep -E '^ *([0-9]+|end):' sheet.txt >typed.txt
-zero "escrow restore --text" 0 "$SDTOOL" escrow restore --text typed.txt --out r.key \
-	--password-file pw2 --new-password-file pw
+# a compact sheet's typed lines carry the secret half: --cert the public one
+zero "escrow restore --text" 0 "$SDTOOL" escrow restore --text typed.txt --cert k/cert_0.cer \
+	--out r.key --password-file pw2 --new-password-file pw
 zero "escrow restore: wrong sheet passphrase" 1 "$SDTOOL" escrow restore --text typed.txt \
-	--out r2.key --password-file bad --new-password-file pw
+	--cert k/cert_0.cer --out r2.key --password-file bad --new-password-file pw
 zero "escrow print: wrong key passphrase" 1 "$SDTOOL" escrow print --key k/cert_0.key --format text \
 	--out sheet2.txt --password-file bad --new-password-file pw2
 if "$SDTOOL" yk --help >/dev/null 2>&1; then
