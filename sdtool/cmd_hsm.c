@@ -1167,7 +1167,7 @@ hsm_status(int argc, char **argv)
 	const char *val, *which = NULL;
 	static const char *const names[2] = { "download", "upload" };
 	char *url = NULL;
-	json_t *o = NULL, *one;
+	json_t *o = NULL, *one, *same_for_all = NULL;
 	char snake[64];
 	int id, r, k, ret = EXIT_FAIL;
 
@@ -1202,26 +1202,43 @@ hsm_status(int argc, char **argv)
 	url = NULL;
 	o = report_new("hsm");
 	ret = EXIT_OK;
-	/* each operation, even when the other's query failed */
+	/*
+	 * Each operation, even when the other's query failed; but a failure
+	 * that is not the operation's (no connection, TLS, a refused token)
+	 * would only say the same again: said once, the other not asked.
+	 */
 	for (k = 0; k < 2; k++) {
 		if (which != NULL && strcmp(which, names[k]) != 0)
 			continue;
+		if (same_for_all != NULL) {
+			json_object_set_new(o, names[k], json_deep_copy(
+			    same_for_all));
+			if (!cn.json)
+				printf("%s: unknown (not asked: the same "
+				    "failure)\n", names[k]);
+			continue;
+		}
 		sd_err_clear(&e);
 		r = mhsm_pending(ss.m, k == 0 ? MHSM_OP_DOWNLOAD :
 		    MHSM_OP_UPLOAD, &st, &e);
 		progress_end(&ss.prog);
 		one = json_object();
 		if (r != 0) {
+			const struct mhsm_fault *f = mhsm_fault(ss.m);
+
 			report_failure(&ss, r, &e);
 			ret = EXIT_FAIL;
 			json_object_set_new(one, "status", json_null());
-			json_object_set_new(one, "error", json_pack("{s:s,s:s}",
-			    "code", mhsm_fault(ss.m)->http_status == 401 ||
-			    mhsm_fault(ss.m)->http_status == 403 ?
-			    "unauthorized" : mhsm_fault(ss.m)->timed_out ?
-			    "timed_out" : "query_failed", "message",
-			    e.msg[0] ? e.msg : sd_strerror(r)));
+			json_object_set_new(one, "error", json_pack("{s:s,s:o}",
+			    "code", f->http_status == 401 ||
+			    f->http_status == 403 ? "unauthorized" :
+			    f->timed_out ? "timed_out" : "query_failed",
+			    "message", cli_json_text(e.msg[0] ? e.msg :
+			    sd_strerror(r))));
 			json_object_set_new(o, names[k], one);
+			if (f->http_status == 0 || f->http_status == 401 ||
+			    f->http_status == 403)
+				same_for_all = one;
 			if (!cn.json)
 				printf("%s: unknown (the query failed)\n",
 				    names[k]);

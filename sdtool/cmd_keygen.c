@@ -338,6 +338,7 @@ refuse_existing(const struct pair *pairs, int n)
 	}
 	if (clashes == 0)
 		return 0;
+	report_note_code("file_exists");   /* before the message */
 	cli_error("%s: %s; not overwriting %s", list, clashes == 1 ?
 	    "already exists" : "already exist", clashes == 1 ? "it" : "them");
 	free(list);

@@ -399,7 +399,8 @@ bad "sim activate: an RSA-1024 certificate" 1 'r1024.cer' "$S" sim activate --st
 bad "sim activate: the same certificate twice" 1 'cert_1.cer|twice|same|duplicate' "$S" sim activate --state s3 --sd-wrapping-keys k/cert_1.cer k/cert_1.cer k/cert_2.cer --sd-quorum 2 --security-domain-file o.json
 bad "sim activate: a missing certificate" 1 'nope' "$S" sim activate --state s3 --sd-wrapping-keys nope k/cert_1.cer k/cert_2.cer --sd-quorum 2 --security-domain-file o.json
 bad "sim activate: already activated" 1 'activated|already' "$S" sim activate --state hsm --sd-wrapping-keys k/cert_0.cer k/cert_1.cer k/cert_2.cer --sd-quorum 2 --security-domain-file o.json
-bad "sim init-recovery: no such HSM" 1 'nohsm' "$S" sim init-recovery --state nohsm --sd-exchange-key o.cer
+# (a new, empty --state is a new HSM waiting for a security domain: sdtool-sim(1))
+bad "sim init-recovery: a state directory whose parent does not exist" 1 'nodir/nohsm' "$S" sim init-recovery --state nodir/nohsm --sd-exchange-key o.cer
 bad "sim upload: a garbage blob" 1 'garbage' "$S" sim upload --state hsm --sd-file garbage
 bad "sim upload: an SD file, not a blob" 1 'sd.json' "$S" sim upload --state hsm --sd-file sd.json
 bad "sim upload: to an HSM not in recovery mode" 1 'not in recovery mode' "$S" sim upload --state hsme --sd-file blob.json
