@@ -6,6 +6,9 @@
 #                   end-to-end tests again under ASan+UBSan
 #   make demo       a complete simulated ceremony, told as a story
 #   make bench      sdtool against azure-cli on the same inputs
+#   make fuzz       each libFuzzer harness (tests/fuzz/) for FUZZ_SECONDS
+#   make ct-check   secrets through valgrind memcheck: no secret-dependent
+#                   branch or memory index (tests/ct/)
 #   make install    PREFIX, DESTDIR, BINDIR, MANDIR are honoured
 
 PREFIX ?= /usr/local
@@ -73,7 +76,8 @@ MAN5 := $(wildcard man/*.5)
 
 .SECONDARY:
 
-.PHONY: all deps deps-build vectors-present check unit e2e lint san-check demo bench install uninstall clean
+.PHONY: all deps deps-build vectors-present check unit e2e lint san-check demo bench install uninstall clean \
+	fuzz fuzz-build fuzz-smoke ct-check
 
 all: $(BUILD)/sdtool
 
@@ -165,6 +169,10 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory e2e
 	$(Q)$(MAKE) --no-print-directory lint
 	$(Q)$(MAKE) --no-print-directory san-check
+	$(Q)$(MAKE) --no-print-directory fuzz-smoke
+	$(Q)if command -v valgrind >/dev/null 2>&1; then \
+		$(MAKE) --no-print-directory ct-check; \
+	else echo "ct-check: skipped, valgrind is not installed"; fi
 
 demo: deps-build
 	$(Q)$(MAKE) --no-print-directory all
@@ -185,8 +193,48 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5)))
 
+# Fuzzing: libFuzzer harnesses in tests/fuzz/, one per parser of untrusted
+# bytes, built with clang, ASan and UBSan into build-fuzz/.  `make fuzz`
+# runs each for FUZZ_SECONDS (default 60; FUZZ_JOBS at once, default 1);
+# `make fuzz-smoke` (part of check) runs each over its corpus and a few
+# seconds of new inputs.  FUZZ=NAME... picks harnesses.
+FUZZ_CC ?= clang
+FUZZ_BUILD := build-fuzz
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -DSDTOOL_VERSION='"$(VERSION)"' \
+	-O1 -g $(FUZZ_SAN) $(WARN) -Wno-unknown-warning-option $(PKG_CFLAGS) \
+	-MMD -MP
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ ?= $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+FUZZ_LIB_SRC := $(CORE_SRC) sdtool/opt.c
+FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $< (fuzz)")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_BUILD)/libfuzzcore.a: $(FUZZ_LIB_OBJ)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o \
+		$(FUZZ_BUILD)/libfuzzcore.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: fuzz-build
+	@sh mk/fuzz.sh run $(FUZZ_BUILD) $(FUZZ)
+
+fuzz-smoke: fuzz-build
+	@sh mk/fuzz.sh smoke $(FUZZ_BUILD) $(FUZZ)
+
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz build-ct
 
 -include $(PIVSIM_OBJ:.o=.d) $(PIVAPDU_OBJ:.o=.d)
+-include $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_SRC:%.c=$(FUZZ_BUILD)/obj/%.d)
 -include $(CORE_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:$(BUILD)/tests/%=$(BUILD)/obj/tests/unit/%.d)

@@ -14,7 +14,8 @@ libyubikey-dev libpcsclite-dev"
 if [ "${1:-all}" != build ]; then
 	PKGS="$PKGS libcmocka-dev mandoc azure-cli openssl time zbar-tools
 poppler-utils softhsm2 opensc ykcs11 yubico-piv-tool vsmartcard-vpcd pcscd
-libpcsclite-dev iproute2 python3-nacl python3-cryptography"
+libpcsclite-dev iproute2 python3-nacl python3-cryptography clang
+libclang-rt-14-dev valgrind"
 fi
 
 missing=""

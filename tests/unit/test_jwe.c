@@ -1074,6 +1074,16 @@ test_b64_codecs(void **state)
 	expect_b64_fail(1, "QR==", "invalid base64 at offset 1");
 	expect_b64_fail(1, "QUJD=", "invalid base64 at offset 4");
 	expect_b64_fail(1, "=", "invalid base64 at offset 0");
+	/*
+	 * Bytes from 0x80 up are no base64 character (libsodium 1.0.18
+	 * decoded them as the 64th letter: found by tests/fuzz/fuzz_jwe).
+	 */
+	expect_b64_fail(0, "QUJ\xff", "invalid base64url at offset 3");
+	expect_b64_fail(0, "QU\x80" "D", "invalid base64url at offset 2");
+	expect_b64_fail(0, "\xdf", "invalid base64url at offset 0");
+	expect_b64_fail(1, "QUJ\xbf", "invalid base64 at offset 3");
+	expect_b64_fail(1, "QU\xaf" "=", "invalid base64 at offset 2");
+	expect_b64_fail(1, "\xff\xff==", "invalid base64 at offset 0");
 }
 
 /* ---- the real service files ---- */
