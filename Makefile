@@ -232,9 +232,31 @@ fuzz: fuzz-build
 fuzz-smoke: fuzz-build
 	@sh mk/fuzz.sh smoke $(FUZZ_BUILD) $(FUZZ)
 
+# Constant time: tests/ct/ct_test under valgrind memcheck with secrets
+# marked undefined (mk/ct-check.sh).  Built with the release flags, since
+# what the compiler makes of the code is what is tested, plus SD_CT_TEST,
+# which makes sd_ct_declassify() (shares/ct.h) tell memcheck.
+CT_BUILD := build-ct
+CT_SRC := $(wildcard shares/*.c) hw/oaep_host.c tests/ct/ct_test.c
+CT_OBJ := $(CT_SRC:%.c=$(CT_BUILD)/obj/%.o)
+
+$(CT_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $< (ct)")
+	$(Q)$(CC) $(ALL_CFLAGS) -DSD_CT_TEST -c -o $@ $<
+
+$(CT_BUILD)/ct_test: $(CT_OBJ)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ \
+		$(shell $(PKG_CONFIG) --libs libcrypto libsodium jansson)
+
+ct-check: $(CT_BUILD)/ct_test
+	@sh mk/ct-check.sh $(CT_BUILD)/ct_test
+
 clean:
 	rm -rf build build-san build-fuzz build-ct
 
 -include $(PIVSIM_OBJ:.o=.d) $(PIVAPDU_OBJ:.o=.d)
+-include $(CT_OBJ:.o=.d)
 -include $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_SRC:%.c=$(FUZZ_BUILD)/obj/%.d)
 -include $(CORE_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:$(BUILD)/tests/%=$(BUILD)/obj/tests/unit/%.d)

@@ -851,6 +851,8 @@ escrow_text_encode(const uint8_t *p, size_t len, struct sd_secret **text,
 		sodium_memzero(v, sizeof(v));
 	}
 	payload_sum(p, len, sum);
+	/* 40 bits of a hash, printed for all to see: public */
+	sd_ct_declassify(sum, sizeof(sum));
 	for (k = 0; k < ESCROW_SUM_CHARS; k++)
 		sumtxt[k] = b32_char(sum[k]);
 	sumtxt[ESCROW_SUM_CHARS] = '\0';
@@ -1260,7 +1262,7 @@ escrow_qr_split(const uint8_t *p, size_t len, struct escrow_parts **out,
 	struct sd_secret *chars = NULL;
 	char id[ESCROW_ID_CHARS + 1];
 	size_t nchars, per, extra, n, i, at, take, size;
-	int r = SD_ERR_INTERNAL;
+	int r = SD_ERR_INTERNAL, hdr;
 
 	if (out == NULL)
 		return sd_err_set(e, SD_ERR_ARG, "escrow_qr_split: no output");
@@ -1292,9 +1294,16 @@ escrow_qr_split(const uint8_t *p, size_t len, struct escrow_parts **out,
 			goto out;
 		}
 		parts->n = i + 1;
-		snprintf(parts->text[i], size, "%s/%zu/%zu/%s/%.*s",
-		    ESCROW_QR_TAG, i + 1, n, id, (int)take,
-		    (const char *)chars->p + at);
+		/* the data copied, not formatted: printf scans for a NUL */
+		hdr = snprintf(parts->text[i], size, "%s/%zu/%zu/%s/",
+		    ESCROW_QR_TAG, i + 1, n, id);
+		if (hdr < 0 || (size_t)hdr + take >= size) {
+			r = sd_err_set(e, SD_ERR_INTERNAL, "escrow_qr_split: "
+			    "overflow");
+			goto out;
+		}
+		memcpy(parts->text[i] + hdr, chars->p + at, take);
+		parts->text[i][(size_t)hdr + take] = '\0';
 	}
 	*out = parts;
 	parts = NULL;
