@@ -12,10 +12,11 @@ C=$here/corpus
 [ -f "$V/2023-05/sd.json" ] || { echo "mkcorpus: no vectors in $V" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# regress-* files are the reproducers of findings: kept
 for d in sdfile blob jwe transfer_key escrow_text escrow_qr p11uri ykey \
     keyload certload mhsm opt; do
-	rm -rf "${C:?}/$d"
 	mkdir -p "$C/$d"
+	find "$C/$d" -type f ! -name 'regress-*' -delete
 done
 
 python3 - "$V" "$C" <<'PY'
