@@ -1,33 +1,48 @@
 # sdtool - custody of Azure Key Vault Managed HSM security domains.
 #
-#   make            build build/sdtool
+#   make            build build/sdtool and its helper programs
+#   make offline    build only build/sdtool, the air-gapped laptop's binary
 #   make check      install missing Debian packages, build, run every test
 #                   (unit, end-to-end, man lint), then the unit and
 #                   end-to-end tests again under ASan+UBSan
 #   make demo       a complete simulated ceremony, told as a story
-#   make bench      sdtool against azure-cli on the same inputs
+#   make bench      sdtool against azure-cli and an openssl floor; verify
+#                   of 252 quorums; libraries linked by each program
 #   make fuzz       each libFuzzer harness (tests/fuzz/) for FUZZ_SECONDS
 #   make ct-check   secrets through valgrind memcheck: no secret-dependent
 #                   branch or memory index (tests/ct/)
-#   make install    PREFIX, DESTDIR, BINDIR, MANDIR are honoured
+#   make install    PREFIX, DESTDIR, BINDIR, LIBEXECDIR, MANDIR are honoured
+#   make install-offline   only sdtool and its pages, no helper programs
 
 PREFIX ?= /usr/local
 DESTDIR ?=
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
+LIBEXECDIR ?= $(PREFIX)/libexec/sdtool
 PKG_CONFIG ?= pkg-config
 CC ?= cc
 CFLAGS ?= -O2 -g
 BUILD ?= build
 VERSION := 0.1.0
 
-PKGS := libcrypto libsodium jansson libqrencode cairo zbar libcurl \
-	libmicrohttpd p11-kit-1 ykpers-1 libpcsclite fontconfig
+# The offline binary links these alone.  PKCS#11 modules, p11-kit, ykpers
+# and pcsc-lite are opened at run time (hw/dl.c): only their headers are
+# needed.  The helper programs link the rest.
+CORE_PKGS := libcrypto libsodium jansson
+HDR_PKGS := p11-kit-1 ykpers-1 libpcsclite
+NET_PKGS := libcurl
+SIM_PKGS := libmicrohttpd
+PAPER_PKGS := libqrencode cairo zbar fontconfig
+PKGS := $(CORE_PKGS) $(HDR_PKGS) $(NET_PKGS) $(SIM_PKGS) $(PAPER_PKGS)
 TEST_PKGS := cmocka
 
 ifeq ($(filter deps deps-build,$(MAKECMDGOALS)),)
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+CORE_LIBS := $(shell $(PKG_CONFIG) --libs $(CORE_PKGS) 2>/dev/null)
+NET_LIBS := $(shell $(PKG_CONFIG) --libs $(NET_PKGS) 2>/dev/null)
+SIM_LIBS := $(shell $(PKG_CONFIG) --libs $(SIM_PKGS) 2>/dev/null)
+PAPER_LIBS := $(shell $(PKG_CONFIG) --libs $(PAPER_PKGS) 2>/dev/null)
+PKG_LIBS := $(CORE_LIBS) $(NET_LIBS) $(SIM_LIBS) $(PAPER_LIBS)
 endif
 
 HARDEN_CFLAGS := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE \
@@ -51,7 +66,7 @@ OPT_LDFLAGS := $(LDFLAGS)
 endif
 
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -DSDTOOL_VERSION='"$(VERSION)"' \
-	$(OPT_CFLAGS) $(HARDEN_CFLAGS) $(WARN) $(PKG_CFLAGS) -MMD -MP
+	$(OPT_CFLAGS) $(HARDEN_CFLAGS) $(WARN) $(PKG_CFLAGS) -I$(BUILD) -MMD -MP
 ALL_LDFLAGS := $(OPT_LDFLAGS) $(HARDEN_LDFLAGS)
 
 ifeq ($(V),1)
@@ -60,26 +75,60 @@ else
 Q := @
 endif
 
-CORE_SRC := $(wildcard shares/*.c) $(wildcard hw/*.c) $(wildcard net/*.c)
-CLI_SRC := $(wildcard sdtool/*.c)
+# Layers (see README, "Architecture"): the core libraries, the online
+# client, the simulator, the paper sheets, and the command line.
+CORE_SRC := $(wildcard shares/*.c) $(wildcard sys/*.c) $(wildcard pki/*.c) \
+	$(wildcard hw/*.c)
+NET_SRC := $(wildcard net/*.c)
+SIM_SRC := $(wildcard sim/*.c)
+PAPER_SRC := $(wildcard paper/*.c)
+# Verbs that run as helper programs: hsm (libcurl), sim (libmicrohttpd),
+# escrow (cairo, qrencode, zbar).  Every other cmd_*.c is in sdtool.
+HELPER_CMD_SRC := sdtool/cmd_hsm.c sdtool/cmd_sim.c sdtool/cmd_escrow.c
+CMD_SRC := $(filter-out $(HELPER_CMD_SRC),$(wildcard sdtool/cmd_*.c))
+CLI_SRC := $(filter-out sdtool/main.c sdtool/helper_main.c \
+	$(wildcard sdtool/cmd_*.c),$(wildcard sdtool/*.c))
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_HELPER_SRC := $(filter-out $(TEST_SRC),$(wildcard tests/unit/*.c))
 
-CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
-CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
-TEST_HELPER_OBJ := $(TEST_HELPER_SRC:%.c=$(BUILD)/obj/%.o)
+obj = $(1:%.c=$(BUILD)/obj/%.o)
+CORE_OBJ := $(call obj,$(CORE_SRC))
+NET_OBJ := $(call obj,$(NET_SRC))
+SIM_OBJ := $(call obj,$(SIM_SRC))
+PAPER_OBJ := $(call obj,$(PAPER_SRC))
+CMD_OBJ := $(call obj,$(CMD_SRC))
+CLI_OBJ := $(call obj,$(CLI_SRC))
+TEST_HELPER_OBJ := $(call obj,$(TEST_HELPER_SRC))
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 CORE_LIB := $(BUILD)/libsdcore.a
+CLI_LIB := $(BUILD)/libsdcli.a
+NET_LIB := $(BUILD)/libsdnet.a
+HELPERS := $(BUILD)/sdtool-hsm $(BUILD)/sdtool-sim $(BUILD)/sdtool-paper
 
 MAN1 := $(wildcard man/*.1)
 MAN5 := $(wildcard man/*.5)
+MAN7 := $(wildcard man/*.7)
+# Pages of the helper programs' verbs, installed with them.
+HELPER_MAN1 := man/sdtool-hsm.1 man/sdtool-sim.1 man/sdtool-escrow.1
+OFFLINE_MAN1 := $(filter-out $(HELPER_MAN1),$(MAN1))
 
 .SECONDARY:
 
-.PHONY: all deps deps-build vectors-present check unit e2e lint san-check demo bench install uninstall clean \
-	fuzz fuzz-build fuzz-smoke ct-check
+.PHONY: all offline deps deps-build vectors-present check unit e2e lint \
+	san-check demo bench install install-offline install-helpers \
+	uninstall clean FORCE fuzz fuzz-build fuzz-smoke ct-check
 
-all: $(BUILD)/sdtool
+all: $(BUILD)/sdtool $(HELPERS)
+
+offline: $(BUILD)/sdtool
+
+# Where sdtool looks for its helpers; remade when LIBEXECDIR changes.
+$(BUILD)/config.h: FORCE
+	@mkdir -p $(dir $@)
+	@printf '#define SDTOOL_LIBEXECDIR "%s"\n' '$(LIBEXECDIR)' > $@.new
+	@if cmp -s $@.new $@; then rm -f $@.new; else mv $@.new $@; fi
+
+$(BUILD)/obj/sdtool/main.o: $(BUILD)/config.h
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -90,11 +139,51 @@ $(CORE_LIB): $(CORE_OBJ)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/sdtool: $(CLI_OBJ) $(CORE_LIB)
-	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(CORE_LIB) $(PKG_LIBS)
+$(CLI_LIB): $(CLI_OBJ)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_HELPER_OBJ) $(CORE_LIB)
+$(NET_LIB): $(NET_OBJ)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/sdtool: $(BUILD)/obj/sdtool/main.o $(CMD_OBJ) $(CLI_LIB) $(CORE_LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CORE_LIBS)
+
+# One helper_main.c, built once per helper with its verb.
+$(BUILD)/obj/helper_%.o: sdtool/helper_main.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -DHELPER_VERB='"$(HELPER_VERB)"' \
+		-DHELPER_FN=$(HELPER_FN) -c -o $@ $<
+
+$(BUILD)/obj/helper_hsm.o: HELPER_VERB := hsm
+$(BUILD)/obj/helper_hsm.o: HELPER_FN := cmd_hsm
+$(BUILD)/obj/helper_sim.o: HELPER_VERB := sim
+$(BUILD)/obj/helper_sim.o: HELPER_FN := cmd_sim
+$(BUILD)/obj/helper_paper.o: HELPER_VERB := escrow
+$(BUILD)/obj/helper_paper.o: HELPER_FN := cmd_escrow
+
+$(BUILD)/sdtool-hsm: $(BUILD)/obj/helper_hsm.o $(BUILD)/obj/sdtool/cmd_hsm.o \
+		$(CLI_LIB) $(NET_LIB) $(CORE_LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(NET_LIBS) $(CORE_LIBS)
+
+# The simulator reads its bearer token as the client does (net/token.c,
+# which needs no libcurl).
+$(BUILD)/sdtool-sim: $(BUILD)/obj/helper_sim.o $(BUILD)/obj/sdtool/cmd_sim.o \
+		$(SIM_OBJ) $(BUILD)/obj/net/token.o $(CLI_LIB) $(CORE_LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SIM_LIBS) $(CORE_LIBS)
+
+$(BUILD)/sdtool-paper: $(BUILD)/obj/helper_paper.o \
+		$(BUILD)/obj/sdtool/cmd_escrow.o $(PAPER_OBJ) $(CLI_LIB) $(CORE_LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PAPER_LIBS) $(CORE_LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_HELPER_OBJ) $(SIM_OBJ) \
+		$(PAPER_OBJ) $(CLI_LIB) $(NET_LIB) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) \
@@ -144,7 +233,7 @@ vectors-present:
 unit: $(TEST_BIN) vectors-present
 	@sh mk/run-unit.sh $(VECTORS) $(TEST_BIN)
 
-e2e: $(BUILD)/sdtool $(BUILD)/pivsim $(BUILD)/pivapdu $(BUILD)/p11pinpad.so \
+e2e: $(BUILD)/sdtool $(HELPERS) $(BUILD)/pivsim $(BUILD)/pivapdu $(BUILD)/p11pinpad.so \
 		vectors-present
 	@SDTOOL=$(abspath $(BUILD)/sdtool) SDTOOL_VECTORS=$(VECTORS) \
 		sh tests/e2e/run.sh
@@ -152,13 +241,13 @@ e2e: $(BUILD)/sdtool $(BUILD)/pivsim $(BUILD)/pivapdu $(BUILD)/p11pinpad.so \
 # Tests that need a real YubiKey: skipped unless SDTOOL_HW_TESTS=1
 # (tests/hw/README).
 .PHONY: hw-check
-hw-check: $(BUILD)/sdtool vectors-present
+hw-check: all vectors-present
 	@SDTOOL=$(abspath $(BUILD)/sdtool) SDTOOL_VECTORS=$(VECTORS) \
 		sh tests/hw/run.sh
 
 lint:
 	@echo "  LINT    man/"
-	$(Q)mandoc -Tlint -Wwarning $(MAN1) $(MAN5)
+	$(Q)mandoc -Tlint -Wwarning $(MAN1) $(MAN5) $(MAN7)
 
 san-check:
 	$(Q)$(MAKE) --no-print-directory SAN=1 unit e2e
@@ -179,19 +268,36 @@ demo: deps-build
 	@SDTOOL=$(abspath $(BUILD)/sdtool) sh ceremony/drill.sh
 
 bench: all
+	@BUILD_DIR=$(abspath $(BUILD)) sh bench/libs.sh
 	@SDTOOL=$(abspath $(BUILD)/sdtool) SDTOOL_VECTORS=$(VECTORS) \
 		sh bench/restore_blob.sh
+	@SDTOOL=$(abspath $(BUILD)/sdtool) sh bench/verify.sh
 
-install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
+install: install-offline install-helpers
+
+# The air-gapped laptop's part: sdtool alone, with its pages.
+install-offline: $(BUILD)/sdtool
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man5
 	install -m 0755 $(BUILD)/sdtool $(DESTDIR)$(BINDIR)/sdtool
-	install -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 $(OFFLINE_MAN1) $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/
+	$(if $(MAN7),install -d $(DESTDIR)$(MANDIR)/man7 && \
+		install -m 0644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/)
+
+# The helper programs (network, simulator, paper) and their pages.
+install-helpers: $(HELPERS)
+	install -d $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 0755 $(HELPERS) $(DESTDIR)$(LIBEXECDIR)/
+	install -m 0644 $(HELPER_MAN1) $(DESTDIR)$(MANDIR)/man1/
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/sdtool
+	rm -f $(addprefix $(DESTDIR)$(LIBEXECDIR)/,$(notdir $(HELPERS)))
+	-rmdir $(DESTDIR)$(LIBEXECDIR) 2>/dev/null
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5)))
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7)))
 
 # Fuzzing: libFuzzer harnesses in tests/fuzz/, one per parser of untrusted
 # bytes, built with clang, ASan and UBSan into build-fuzz/.  `make fuzz`
@@ -208,7 +314,7 @@ FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -DSDTOOL_VERSION='"$(VERSION)"' \
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ ?= $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
-FUZZ_LIB_SRC := $(CORE_SRC) sdtool/opt.c
+FUZZ_LIB_SRC := $(CORE_SRC) $(NET_SRC) sdtool/opt.c
 FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
 
 $(FUZZ_BUILD)/obj/%.o: %.c
@@ -259,4 +365,8 @@ clean:
 -include $(PIVSIM_OBJ:.o=.d) $(PIVAPDU_OBJ:.o=.d)
 -include $(CT_OBJ:.o=.d)
 -include $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_SRC:%.c=$(FUZZ_BUILD)/obj/%.d)
--include $(CORE_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_BIN:$(BUILD)/tests/%=$(BUILD)/obj/tests/unit/%.d)
+-include $(CORE_OBJ:.o=.d) $(NET_OBJ:.o=.d) $(SIM_OBJ:.o=.d) \
+	$(PAPER_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(CMD_OBJ:.o=.d) \
+	$(patsubst %.o,%.d,$(call obj,sdtool/main.c $(HELPER_CMD_SRC))) \
+	$(wildcard $(BUILD)/obj/helper_*.d) \
+	$(TEST_BIN:$(BUILD)/tests/%=$(BUILD)/obj/tests/unit/%.d)

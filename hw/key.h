@@ -128,25 +128,6 @@ int hw_key_decrypt(struct hw_key *k, const uint8_t *in, size_t in_len,
 /* The key as a core decryptor (valid while k lives). */
 void hw_key_decryptor(struct hw_key *k, struct sd_decryptor *d);
 
-/*
- * Certificates and public keys (no secrets involved).
- */
-
-/* Load a certificate, PEM or DER. */
-int hw_cert_load(const char *path, X509 **out, struct sd_err *e) SD_WUR;
-/* Its DER bytes' x5t_256. */
-int hw_cert_x5t256(X509 *cert, char out[static SD_X5T_LEN + 1]) SD_WUR;
-
-/*
- * Load an exchange key: a certificate (PEM or DER) or the HSM's
- * transfer-key reply (JSON).  For JSON, the JWK's n and e, if present, must
- * match the certificate.
- */
-int hw_exchange_cert_load(const char *path, X509 **out, struct sd_err *e)
-	SD_WUR;
-
-/* Read a whole file of at most max bytes; *buf malloc'd, NUL-terminated. */
-int hw_read_file(const char *path, size_t max, char **buf, size_t *len,
-    struct sd_err *e) SD_WUR;
+#include "../pki/cert.h"
 
 #endif

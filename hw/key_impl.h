@@ -3,9 +3,10 @@
  *
  * A key is one struct hw_key whatever holds it: the common fields
  * (reference, certificate, thumbprint, flags) and an ops table with the
- * one thing a backend does, decrypt.  key_file.c holds the common
- * functions and the file backend; key_pkcs11.c keys on PKCS#11 tokens;
- * key_ykey.c YubiKey-wrapped key files.
+ * one thing a backend does, decrypt.  key.c holds the common functions
+ * and the dispatch; key_file.c is the file backend, key_pkcs11.c keys on
+ * PKCS#11 tokens, key_ykey.c YubiKey-wrapped key files; key_decode.c
+ * decodes private keys for the first and the last.
  */
 #ifndef SD_HW_KEY_IMPL_H
 #define SD_HW_KEY_IMPL_H
@@ -18,7 +19,6 @@
 
 #include "key.h"
 
-#define HW_MIN_RSA_BITS 2048
 
 struct hw_key;
 
@@ -29,6 +29,8 @@ struct hw_key_ops {
 	    struct sd_secret **out, struct sd_err *e);
 	/* Release the backend's state (not the common fields). */
 	void (*free)(struct hw_key *k);
+	/* The private key when this process holds it (key files), or NULL. */
+	EVP_PKEY *(*pkey)(const struct hw_key *k);
 };
 
 struct hw_key {
@@ -37,7 +39,7 @@ struct hw_key {
 	char *ref;
 	X509 *cert;                    /* NULL when HW_KEY_NO_CERT */
 	char *cert_path;
-	char x5t[SD_X5T_LEN + 1];      /* "" when there is no certificate */
+	char x5t[SD_X5T_SIZE];      /* "" when there is no certificate */
 	unsigned flags;                /* HW_KEY_* */
 	int bits;
 };
@@ -65,21 +67,25 @@ int hw_key_set_cert(struct hw_key *k, X509 *cert, const char *where,
 /*
  * Decode a private key (PEM or DER, PKCS#1 or PKCS#8, encrypted PKCS#8
  * asking opts->passphrase for ref) from buf; *encrypted tells whether a
- * passphrase opened it.  RSA keys of HW_MIN_RSA_BITS or more only.
+ * passphrase opened it.  RSA keys of PKI_MIN_RSA_BITS or more only.
  */
 int hw_decode_rsa_key(const char *ref, const char *buf, size_t len,
     const struct hw_open_opts *opts, EVP_PKEY **out, int *encrypted,
     struct sd_err *e) SD_WUR;
 
-/* The private key of a key-file key, or NULL for any other backend. */
-EVP_PKEY *hw_key_file_pkey(const struct hw_key *k);
+/*
+ * The private key when this process holds it (a key file's), or NULL for
+ * a key that decrypts elsewhere (a token's).
+ */
+EVP_PKEY *hw_key_pkey(const struct hw_key *k);
 
 /*
- * Read a whole regular file of at most max bytes into guarded memory
- * (sodium_free), NUL-terminated; `what` names the expected file.
+ * The file backend (key_file.c): a key file's bytes, read by hw_key_open,
+ * decoded (asking for the passphrase) with the certificate beside it.
  */
-int hw_read_secret_file(const char *path, size_t max, const char *what,
-    char **buf, size_t *len, struct sd_err *e) SD_WUR;
+int hw_key_open_file(const char *ref, const char *buf, size_t len,
+    const struct hw_open_opts *opts, struct hw_key **out, struct sd_err *e)
+	SD_WUR;
 
 /*
  * Check and remove RSA-OAEP padding (SHA-256, MGF1-SHA-256, empty label)

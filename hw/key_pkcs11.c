@@ -56,7 +56,7 @@ p11key_free(struct hw_key *k)
 }
 
 static const struct hw_key_ops p11_ops = {
-	"pkcs11", p11key_decrypt, p11key_free
+	.name = "pkcs11", .decrypt = p11key_decrypt, .free = p11key_free
 };
 
 /* Describe a key object for "which one?" messages. */
@@ -227,9 +227,9 @@ hw_key_open_pkcs11(const char *ref, const struct hw_open_opts *opts,
 		    "key's size, and there is no certificate to tell it", ref);
 		goto out;
 	}
-	if (k->bits < HW_MIN_RSA_BITS) {
+	if (k->bits < PKI_MIN_RSA_BITS) {
 		r = sd_err_set(e, SD_ERR_KEY, "%s: RSA-%d key; at least %d bits "
-		    "are required", ref, k->bits, HW_MIN_RSA_BITS);
+		    "are required", ref, k->bits, PKI_MIN_RSA_BITS);
 		goto out;
 	}
 	*out = k;

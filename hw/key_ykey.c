@@ -76,7 +76,7 @@ ykkey_free(struct hw_key *k)
 }
 
 static const struct hw_key_ops ykey_ops = {
-	"ykey", ykkey_decrypt, ykkey_free
+	.name = "ykey", .decrypt = ykkey_decrypt, .free = ykkey_free
 };
 
 int
@@ -183,7 +183,7 @@ hw_ykey_wrap(const struct hw_key *k, const struct yk_open_opts *yo, int slot,
 	int n = 0, r = SD_ERR_INTERNAL;
 
 	*json = NULL;
-	if ((pkey = hw_key_file_pkey(k)) == NULL)
+	if ((pkey = hw_key_pkey(k)) == NULL)
 		return sd_err_set(e, SD_ERR_ARG, "%s: only a key file can be "
 		    "wrapped", hw_key_ref(k));
 	/* PKCS#8 DER, written straight into guarded memory */

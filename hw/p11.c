@@ -24,7 +24,9 @@
 #include <sodium.h>
 
 #include "key_impl.h"
+#include "dl.h"
 #include "p11.h"
+#include "../sys/file.h"
 
 #define P11_MAX_OBJECTS 256     /* objects of one class we look at */
 #define P11_MAX_ATTR (64 * 1024) /* largest attribute value we read */
@@ -168,12 +170,6 @@ struct p11_module {
 static struct p11_module *modules;
 
 const char *
-p11_module_path(const struct p11_module *m)
-{
-	return m->path;
-}
-
-const char *
 p11_module_manufacturer(const struct p11_module *m)
 {
 	return m->manufacturer;
@@ -190,10 +186,28 @@ p11_module_description(const struct p11_module *m)
  * "softhsm2", "opensc-pkcs11"), else NAME.so or libNAME.so in the
  * system's PKCS#11 module directory.
  */
+static const char *const p11kit_names[] = {
+	"p11_kit_modules_load", "p11_kit_module_get_name",
+	"p11_kit_module_get_filename", "p11_kit_modules_release", NULL
+};
+static void *p11kit_syms[sizeof(p11kit_names) / sizeof(p11kit_names[0])];
+static struct hw_dl p11kit_lib = { "libp11-kit.so.0", "libp11-kit0",
+    p11kit_names, p11kit_syms, NULL, 0 };
+
+#define p11_kit_modules_load ((CK_FUNCTION_LIST **(*)(const char *, int)) \
+	p11kit_syms[0])
+#define p11_kit_module_get_name ((char *(*)(CK_FUNCTION_LIST *)) \
+	p11kit_syms[1])
+#define p11_kit_module_get_filename ((char *(*)(CK_FUNCTION_LIST *)) \
+	p11kit_syms[2])
+#define p11_kit_modules_release ((void (*)(CK_FUNCTION_LIST **)) \
+	p11kit_syms[3])
+
 static int
 module_by_name(const char *name, char **path, struct sd_err *e)
 {
 	CK_FUNCTION_LIST **mods;
+	struct sd_err ignored;
 	char *n, *f, buf[PATH_MAX];
 	size_t i;
 
@@ -201,7 +215,9 @@ module_by_name(const char *name, char **path, struct sd_err *e)
 	if (strchr(name, '/') != NULL)
 		return sd_err_set(e, SD_ERR_FORMAT, "pkcs11 URI: module-name "
 		    "%s: a name, not a path (use module-path)", name);
-	if ((mods = p11_kit_modules_load(NULL, P11_KIT_MODULE_UNMANAGED)) !=
+	/* without p11-kit, the module directory is still searched */
+	if (hw_dl_load(&p11kit_lib, &ignored) == 0 &&
+	    (mods = p11_kit_modules_load(NULL, P11_KIT_MODULE_UNMANAGED)) !=
 	    NULL) {
 		for (i = 0; mods[i] != NULL && *path == NULL; i++) {
 			n = p11_kit_module_get_name(mods[i]);
@@ -629,7 +645,7 @@ pin_from_file(const char *path, char *pin, size_t size, struct sd_err *e)
 	size_t len = 0, n;
 	int r;
 
-	if ((r = hw_read_secret_file(path, 4096, "a PIN file", &buf, &len,
+	if ((r = sys_read_secret_file(path, 4096, "a PIN file", &buf, &len,
 	    e)) != 0)
 		return sd_err_prefix(e, SD_ERR_PASSPHRASE, "pin-source");
 	for (n = 0; n < len && buf[n] != '\n' && buf[n] != '\r'; n++)
@@ -646,11 +662,13 @@ pin_from_file(const char *path, char *pin, size_t size, struct sd_err *e)
 }
 
 int
-p11_login(struct p11_session *s, int so, const char *pin_path, hw_pin_fn fn,
+p11_login(struct p11_session *s, enum p11_role role, const char *pin_path,
+    hw_pin_fn fn,
     void *ctx, struct sd_err *e)
 {
 	CK_SESSION_INFO si;
-	CK_USER_TYPE who = so ? CKU_SO : CKU_USER;
+	CK_USER_TYPE who = role == P11_SO ? CKU_SO : CKU_USER;
+	int so = role == P11_SO;
 	const char *label = s->tok.label, *what = so ? "SO PIN" : "PIN";
 	char *pin = NULL, rvb[24];
 	size_t len = 0;
@@ -1352,7 +1370,7 @@ p11_import_rsa(struct p11_session *s, const struct hw_key *key,
 	int r = SD_ERR_INTERNAL;
 
 	*out = CK_INVALID_HANDLE;
-	if ((pkey = hw_key_file_pkey(key)) == NULL)
+	if ((pkey = hw_key_pkey(key)) == NULL)
 		return sd_err_set(e, SD_ERR_ARG, "only a key file can be "
 		    "imported");
 	for (i = 0; i < 8; i++)

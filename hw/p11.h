@@ -48,7 +48,6 @@ int p11_module_choose(const struct p11_uri *u, const char *opt, char **path,
 int p11_module_open(const char *path, struct p11_module **out,
     struct sd_err *e) SD_WUR;
 void p11_module_free(struct p11_module *m);
-const char *p11_module_path(const struct p11_module *m);
 /* CK_INFO's manufacturer and description, trimmed. */
 const char *p11_module_manufacturer(const struct p11_module *m);
 const char *p11_module_description(const struct p11_module *m);
@@ -102,7 +101,14 @@ const struct p11_token *p11_session_token(const struct p11_session *s);
  * wrong PIN locks it)", "the PIN of token officer0 is locked".  The PIN
  * is wiped before returning.
  */
-int p11_login(struct p11_session *s, int so, const char *pin_path,
+/* Who logs in: the token's user, or its security officer. */
+enum p11_role {
+	P11_NOBODY = 0,
+	P11_USER = 1,
+	P11_SO = 2,
+};
+
+int p11_login(struct p11_session *s, enum p11_role role, const char *pin_path,
     hw_pin_fn fn, void *ctx, struct sd_err *e) SD_WUR;
 
 /* Log out (the user or the SO, whoever is logged in).  0 or -1. */

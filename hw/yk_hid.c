@@ -14,7 +14,34 @@
 #include <ykdef.h>
 #include <ykstatus.h>
 
+#include "dl.h"
 #include "yk.h"
+
+/*
+ * ykpers (and libusb under it) is opened when a YubiKey is first looked
+ * for, not linked: see dl.h.  The calls below keep ykpers' own names.
+ */
+static const char *const ykp_names[] = {
+	"yk_init", "yk_release", "yk_open_key", "yk_close_key",
+	"yk_get_serial", "yk_challenge_response", "_yk_errno_location",
+	"yk_strerror", "yk_usb_strerror", NULL
+};
+static void *ykp_syms[sizeof(ykp_names) / sizeof(ykp_names[0])];
+static struct hw_dl ykp_lib = { "libykpers-1.so.1", "libykpers-1-1",
+    ykp_names, ykp_syms, NULL, 0 };
+
+#define yk_init ((int (*)(void))ykp_syms[0])
+#define yk_release ((int (*)(void))ykp_syms[1])
+#define yk_open_key ((YK_KEY *(*)(int))ykp_syms[2])
+#define yk_close_key ((int (*)(YK_KEY *))ykp_syms[3])
+#define yk_get_serial \
+	((int (*)(YK_KEY *, uint8_t, unsigned int, unsigned int *))ykp_syms[4])
+#define yk_challenge_response ((int (*)(YK_KEY *, uint8_t, int, \
+	unsigned int, const unsigned char *, unsigned int, \
+	unsigned char *))ykp_syms[5])
+#define _yk_errno_location ((int *(*)(void))ykp_syms[6])
+#define yk_strerror ((const char *(*)(int))ykp_syms[7])
+#define yk_usb_strerror ((const char *(*)(void))ykp_syms[8])
 
 /* ykpers keeps process-wide state between yk_init and yk_release. */
 static int hid_users;
@@ -22,6 +49,10 @@ static int hid_users;
 static int
 hid_init(struct sd_err *e)
 {
+	int r;
+
+	if ((r = hw_dl_load(&ykp_lib, e)) != 0)
+		return r;
 	if (hid_users == 0 && !yk_init())
 		return sd_err_set(e, SD_ERR_KEY, "%s", yk_errno == YK_EUSBERR ?
 		    yk_usb_strerror() : yk_strerror(yk_errno));

@@ -16,7 +16,35 @@
 #include <sodium.h>
 #include <winscard.h>
 
+#include "dl.h"
 #include "yk.h"
+
+/*
+ * pcsc-lite is opened when a reader is first looked for, not linked: see
+ * dl.h.  The calls below keep its own names.
+ */
+static const char *const pcsc_names[] = {
+	"SCardEstablishContext", "SCardReleaseContext", "SCardListReaders",
+	"SCardConnect", "SCardDisconnect", "SCardTransmit",
+	"pcsc_stringify_error", "g_rgSCardT0Pci", "g_rgSCardT1Pci", NULL
+};
+static void *pcsc_syms[sizeof(pcsc_names) / sizeof(pcsc_names[0])];
+static struct hw_dl pcsc_lib = { "libpcsclite.so.1", "libpcsclite1",
+    pcsc_names, pcsc_syms, NULL, 0 };
+
+#define SCardEstablishContext ((LONG (*)(DWORD, LPCVOID, LPCVOID, \
+	LPSCARDCONTEXT))pcsc_syms[0])
+#define SCardReleaseContext ((LONG (*)(SCARDCONTEXT))pcsc_syms[1])
+#define SCardListReaders ((LONG (*)(SCARDCONTEXT, LPCSTR, LPSTR, \
+	LPDWORD))pcsc_syms[2])
+#define SCardConnect ((LONG (*)(SCARDCONTEXT, LPCSTR, DWORD, DWORD, \
+	LPSCARDHANDLE, LPDWORD))pcsc_syms[3])
+#define SCardDisconnect ((LONG (*)(SCARDHANDLE, DWORD))pcsc_syms[4])
+#define SCardTransmit ((LONG (*)(SCARDHANDLE, const SCARD_IO_REQUEST *, \
+	LPCBYTE, DWORD, SCARD_IO_REQUEST *, LPBYTE, LPDWORD))pcsc_syms[5])
+#define pcsc_stringify_error ((const char *(*)(const LONG))pcsc_syms[6])
+#define g_rgSCardT0Pci (*(const SCARD_IO_REQUEST *)pcsc_syms[7])
+#define g_rgSCardT1Pci (*(const SCARD_IO_REQUEST *)pcsc_syms[8])
 
 #define PCSC_MAX_READERS_LEN 8192
 
@@ -168,8 +196,11 @@ yk_pcsc_list(struct yk_backend_dev *devs, size_t max, size_t *n,
 	char *readers = NULL, *rd;
 	DWORD len = 0;
 	LONG rv;
+	int r;
 
 	*n = 0;
+	if ((r = hw_dl_load(&pcsc_lib, e)) != 0)
+		return r;
 	if ((rv = SCardEstablishContext(SCARD_SCOPE_SYSTEM, NULL, NULL, &ctx)) !=
 	    SCARD_S_SUCCESS)
 		return sd_err_set(e, SD_ERR_KEY, "%s", rv == SCARD_E_NO_SERVICE ?

@@ -27,6 +27,7 @@
 
 #include "key_impl.h"
 #include "yk.h"
+#include "../sys/file.h"
 
 #define SOFT_MAX_FILE 4096
 
@@ -93,7 +94,7 @@ yk_soft_open(const char *path, struct yk_backend_dev *dev, struct sd_err *e)
 	int r = SD_ERR_INTERNAL, slot, have_serial = 0;
 
 	memset(dev, 0, sizeof(*dev));
-	if ((r = hw_read_secret_file(path, SOFT_MAX_FILE, "a software YubiKey "
+	if ((r = sys_read_secret_file(path, SOFT_MAX_FILE, "a software YubiKey "
 	    "file", &buf, &len, e)) != 0)
 		goto out;
 	if (len < ml || memcmp(buf, YK_SOFT_MARKER, ml) != 0 ||

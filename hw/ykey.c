@@ -192,7 +192,7 @@ ykey_parse(const char *buf, size_t len, struct ykey **out, struct sd_err *e)
 			    "expected", SD_X5T_LEN);
 			goto out;
 		}
-		memcpy(y->x5t_256, json_string_value(v), SD_X5T_LEN + 1);
+		memcpy(y->x5t_256, json_string_value(v), SD_X5T_SIZE);
 	} else if (v != NULL && !json_is_null(v)) {
 		r = sd_err_set(e, SD_ERR_FORMAT, "x5t_256: a string expected");
 		goto out;

@@ -70,7 +70,7 @@ struct ykey {
 	uint8_t nonce[YKEY_NONCE_LEN];
 	uint8_t *ct;                    /* malloc'd */
 	size_t ct_len;
-	char x5t_256[SD_X5T_LEN + 1];   /* "" when not recorded */
+	char x5t_256[SD_X5T_SIZE];   /* "" when not recorded */
 };
 
 /*

@@ -463,67 +463,6 @@ cert_x5t(X509 *cert, const EVP_MD *md, char **out)
 	return b64url_encode(d, n, out);
 }
 
-int
-mhsm_certs_check(X509 *const *certs, size_t n, unsigned quorum, size_t *bad,
-    size_t *other, struct sd_err *e)
-{
-	char (*x5t)[SD_X5T_LEN + 1] = NULL;
-	unsigned char *der = NULL;
-	EVP_PKEY *pub;
-	size_t i, j;
-	int len, r = SD_ERR_INTERNAL;
-
-	*bad = *other = n;
-	if (n < MHSM_MIN_CERTS || n > MHSM_MAX_CERTS)
-		return sd_err_set(e, SD_ERR_RANGE, "%zu certificates given; the "
-		    "service takes %d to %d", n, MHSM_MIN_CERTS, MHSM_MAX_CERTS);
-	if (quorum < MHSM_MIN_QUORUM || quorum > n)
-		return sd_err_set(e, SD_ERR_RANGE, "quorum %u is out of range: "
-		    "the service takes %d up to the number of certificates "
-		    "(%zu)", quorum, MHSM_MIN_QUORUM, n);
-	if ((x5t = calloc(n, sizeof(*x5t))) == NULL)
-		return sd_err_set(e, SD_ERR_ALLOC, "out of memory");
-	for (i = 0; i < n; i++) {
-		*bad = i;
-		if ((pub = X509_get0_pubkey(certs[i])) == NULL) {
-			r = sd_err_set(e, SD_ERR_KEY, "the certificate's public "
-			    "key cannot be read");
-			goto out;
-		}
-		if (!EVP_PKEY_is_a(pub, "RSA") ||
-		    EVP_PKEY_get_bits(pub) < MHSM_MIN_RSA_BITS) {
-			r = sd_err_set(e, SD_ERR_KEY, "the service takes only RSA "
-			    "keys of %d bits or more (this is %s-%d)",
-			    MHSM_MIN_RSA_BITS, EVP_PKEY_get0_type_name(pub),
-			    EVP_PKEY_get_bits(pub));
-			goto out;
-		}
-		if ((len = i2d_X509(certs[i], &der)) <= 0 ||
-		    sd_x5t256(der, (size_t)len, x5t[i]) != 0) {
-			r = sd_err_set(e, SD_ERR_CRYPTO, "cannot encode the "
-			    "certificate");
-			goto out;
-		}
-		OPENSSL_free(der);
-		der = NULL;
-		for (j = 0; j < i; j++)
-			if (strcmp(x5t[i], x5t[j]) == 0) {
-				/* two shares to one key would defeat the quorum */
-				*other = j;
-				r = sd_err_set(e, SD_ERR_ARG, "the same certificate "
-				    "given twice; each officer needs their own");
-				goto out;
-			}
-	}
-	*bad = n;
-	r = 0;
- out:
-	ERR_clear_error();
-	OPENSSL_free(der);
-	free(x5t);
-	return r;
-}
-
 static int
 bn_b64url(EVP_PKEY *pub, const char *name, char **out)
 {
@@ -609,7 +548,7 @@ mhsm_certset_build(X509 *const *certs, size_t n, unsigned quorum, char **json,
 	int r = SD_ERR_INTERNAL;
 
 	*json = NULL;
-	if ((r = mhsm_certs_check(certs, n, quorum, bad, other, e)) != 0)
+	if ((r = pki_certset_check(certs, n, quorum, bad, other, e)) != 0)
 		return r;
 	if ((root = json_object()) == NULL || (arr = json_array()) == NULL) {
 		r = sd_err_set(e, SD_ERR_ALLOC, "out of memory");
@@ -639,84 +578,18 @@ mhsm_certset_build(X509 *const *certs, size_t n, unsigned quorum, char **json,
 	return r;
 }
 
-static int
-bn_equals(EVP_PKEY *pub, const char *name, const uint8_t *b, size_t len,
-    int *equal)
-{
-	BIGNUM *have = NULL, *want = NULL;
-	int r = SD_ERR_CRYPTO;
-
-	*equal = 0;
-	if (len > INT_MAX)
-		return SD_ERR_RANGE;
-	if (EVP_PKEY_get_bn_param(pub, name, &have) != 1 ||
-	    (want = BN_bin2bn(b, (int)len, NULL)) == NULL)
-		goto out;
-	*equal = BN_cmp(have, want) == 0;
-	r = 0;
- out:
-	BN_free(have);
-	BN_free(want);
-	return r;
-}
-
 int
 mhsm_exchange_cert(const char *body, size_t len, X509 **cert,
     struct sd_err *e)
 {
-	uint8_t *der = NULL, *n = NULL, *ex = NULL;
-	size_t der_len = 0, n_len = 0, e_len = 0;
-	const unsigned char *p;
-	EVP_PKEY *pub;
-	X509 *x = NULL;
-	int r = SD_ERR_INTERNAL, eq_n = 0, eq_e = 0;
+	int r;
 
-	*cert = NULL;
-	if ((r = sd_transfer_key_parse(body, len, &der, &der_len, &n, &n_len,
-	    &ex, &e_len, e)) != 0) {
-		/* the service's reply, not a file: malformed, whatever part */
+	r = pki_exchange_cert_parse("the transfer key reply", body, len, cert,
+	    e);
+	/* the service's reply, not a file: malformed, whatever part */
+	if (r != 0 && r != SD_ERR_KEY && r != SD_ERR_KEY_MISMATCH &&
+	    r != SD_ERR_ALLOC)
 		r = SD_ERR_FORMAT;
-		goto out;
-	}
-	p = der;
-	if (der_len == 0 || der_len > LONG_MAX ||
-	    (x = d2i_X509(NULL, &p, (long)der_len)) == NULL ||
-	    p != der + der_len) {
-		r = sd_err_set(e, SD_ERR_FORMAT, "the transfer key's x5c[0] is "
-		    "not a DER X.509 certificate");
-		goto out;
-	}
-	pub = X509_get0_pubkey(x);
-	if (pub == NULL || !EVP_PKEY_is_a(pub, "RSA") ||
-	    EVP_PKEY_get_bits(pub) < MHSM_MIN_RSA_BITS) {
-		r = sd_err_set(e, SD_ERR_KEY, "the exchange key is not an RSA "
-		    "key of %d bits or more", MHSM_MIN_RSA_BITS);
-		goto out;
-	}
-	if (n != NULL && ex != NULL) {
-		if ((r = bn_equals(pub, OSSL_PKEY_PARAM_RSA_N, n, n_len,
-		    &eq_n)) != 0 || (r = bn_equals(pub, OSSL_PKEY_PARAM_RSA_E,
-		    ex, e_len, &eq_e)) != 0) {
-			r = sd_err_set(e, r, "cannot compare the transfer key "
-			    "with its certificate");
-			goto out;
-		}
-		if (!eq_n || !eq_e) {
-			/* a blob made for it could be opened by no one */
-			r = sd_err_set(e, SD_ERR_KEY_MISMATCH, "the transfer "
-			    "key's n/e do not match its certificate");
-			goto out;
-		}
-	}
-	*cert = x;
-	x = NULL;
-	r = 0;
- out:
-	ERR_clear_error();
-	X509_free(x);
-	free(der);
-	free(n);
-	free(ex);
 	return r;
 }
 
@@ -725,7 +598,7 @@ mhsm_sd_check(const char *sd, size_t len, X509 *const *certs, size_t n,
     unsigned quorum, struct sd_err *e)
 {
 	struct sd_file *f = NULL;
-	char x5t[SD_X5T_LEN + 1];
+	char x5t[SD_X5T_SIZE];
 	size_t i, j, hits;
 	int r = SD_ERR_INTERNAL;
 
@@ -742,7 +615,7 @@ mhsm_sd_check(const char *sd, size_t len, X509 *const *certs, size_t n,
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		if ((r = hw_cert_x5t256(certs[i], x5t)) != 0) {
+		if ((r = pki_cert_x5t256(certs[i], x5t)) != 0) {
 			r = sd_err_set(e, r, "cannot encode certificate #%zu",
 			    i + 1);
 			goto out;

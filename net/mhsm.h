@@ -46,10 +46,6 @@
 #define MHSM_MIN_POLL_MS  100      /* shortest wait between two polls */
 
 /* The limits the service puts on a certificate set. */
-#define MHSM_MIN_CERTS    3
-#define MHSM_MAX_CERTS    10
-#define MHSM_MIN_QUORUM   2
-#define MHSM_MIN_RSA_BITS 2048
 
 /* What the service says when a download fails for a while, then works. */
 #define MHSM_EXPORT_TRANSIENT "Failed to export security domain data"
@@ -167,23 +163,11 @@ int mhsm_wait(struct mhsm *m, enum mhsm_op op, long long first_wait_ms,
 /* --- no I/O: building and reading the bodies --------------------------- */
 
 /*
- * Check a certificate set as the service does before activation: n in
- * MHSM_MIN_CERTS..MHSM_MAX_CERTS and quorum in MHSM_MIN_QUORUM..n
- * (SD_ERR_RANGE); every key RSA of MHSM_MIN_RSA_BITS or more (SD_ERR_KEY);
- * no certificate twice (SD_ERR_ARG, *other the index of its first
- * occurrence).  *bad is the index of the certificate at fault, or n when
- * the fault is the count or quorum.  Messages do not name the certificate:
- * the caller prefixes its name.
- */
-int mhsm_certs_check(X509 *const *certs, size_t n, unsigned quorum,
-    size_t *bad, size_t *other, struct sd_err *e) SD_WUR;
-
-/*
  * The body of POST /securitydomain/download:
  * {"certificates":[JWK,...],"required":quorum}, each JWK with kty "RSA",
  * key_ops, n, e, x5c (the DER certificate, standard base64), x5t (SHA-1),
  * x5t#S256 (SHA-256, both base64url) and alg "RSA-OAEP-256".  Checks the
- * set first (mhsm_certs_check).  *json malloc'd.
+ * set first (pki_certset_check).  *json malloc'd.
  */
 int mhsm_certset_build(X509 *const *certs, size_t n, unsigned quorum,
     char **json, size_t *bad, size_t *other, struct sd_err *e) SD_WUR;
@@ -212,7 +196,7 @@ void mhsm_error_parse(const char *body, size_t len, struct mhsm_fault *f);
 
 /*
  * The exchange certificate in a transfer-key reply (see
- * sd_transfer_key_parse): an RSA key of MHSM_MIN_RSA_BITS or more, whose
+ * sd_transfer_key_parse): an RSA key of PKI_MIN_RSA_BITS or more, whose
  * JWK n and e, when given, are the certificate's.
  */
 int mhsm_exchange_cert(const char *body, size_t len, X509 **cert,

@@ -8,14 +8,81 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "../hw/key.h"
+#include "../pki/certgen.h"
+#include "../sys/file.h"
 
 const char *cli_verb_name = NULL;
+
+/* Secrets must not reach a core file or a debugger attached later. */
+int
+cli_process_start(const char *who)
+{
+	struct rlimit rl = { 0, 0 };
+
+	(void)setrlimit(RLIMIT_CORE, &rl);
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	if (sodium_init() < 0) {
+		fprintf(stderr, "sdtool %s: libsodium failed to initialize\n",
+		    who);
+		return -1;
+	}
+	return 0;
+}
+
+int
+cli_finish_stdout(int status)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "sdtool: error writing to standard output: %s\n",
+		    strerror(errno));
+		return EXIT_FAIL;
+	}
+	if (fclose(stdout) != 0 && errno != EBADF) {
+		fprintf(stderr, "sdtool: error closing standard output: %s\n",
+		    strerror(errno));
+		return EXIT_FAIL;
+	}
+	return status;
+}
+
+int
+cli_dispatch(const char *synopsis, const struct cli_verb *table, int argc,
+    char **argv)
+{
+	static char name[64];
+	const struct cli_verb *v;
+	char names[256];
+	size_t used = 0;
+
+	if (argc >= 2 && (strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "--help") == 0)) {
+		cli_usage(stdout, synopsis, NULL);
+		for (v = table; v->name != NULL; v++)
+			printf("  %-14s %s\n", v->name, v->summary);
+		return EXIT_OK;
+	}
+	for (v = table; argc >= 2 && v->name != NULL; v++)
+		if (strcmp(argv[1], v->name) == 0) {
+			/* messages and usage say "sdtool card import: ..." */
+			snprintf(name, sizeof(name), "%s %s", cli_verb_name,
+			    v->name);
+			cli_verb_name = name;
+			return v->fn(argc - 1, argv + 1);
+		}
+	names[0] = '\0';
+	for (v = table; v->name != NULL && used < sizeof(names); v++)
+		used += (size_t)snprintf(names + used, sizeof(names) - used,
+		    "%s%s", used ? ", " : "", v->name);
+	return cli_usage_error("%s needs one of: %s", cli_verb_name, names);
+}
 
 static void
 vmsg(const char *kind, const char *fmt, va_list ap)
@@ -107,160 +174,53 @@ cli_usage_error(const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
-/*
- * Publish tmp as path without replacing anything.  link(2) is atomic and
- * fails if path exists; filesystems without hard links (FAT on a USB stick,
- * where SD files often travel) get renameat2(RENAME_NOREPLACE), and failing
- * that an O_EXCL placeholder that the rename then replaces.
- */
-static int
-publish_noreplace(const char *tmp, const char *path)
-{
-	int fd;
-
-	if (link(tmp, path) == 0) {
-		unlink(tmp);
-		return 0;
-	}
-	if (errno == EEXIST)
-		return -1;
-	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
-		return 0;
-	if (errno == EEXIST)
-		return -1;
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-	    O_CLOEXEC, 0600)) == -1)
-		return -1;
-	close(fd);
-	if (rename(tmp, path) == 0)
-		return 0;
-	unlink(path);
-	return -1;
-}
-
-static void
-fsync_dir_of(const char *path)
-{
-	char *copy;
-	int fd;
-
-	if ((copy = strdup(path)) == NULL)
-		return;
-	if ((fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
-		(void)fsync(fd);
-		close(fd);
-	}
-	free(copy);
-}
-
-/*
- * Write buf to a new temporary file beside path (O_CREAT|O_EXCL, mode),
- * fsync'd; *tmp gets its name.  On failure nothing is left behind.
- */
-static int
-write_temp(const char *path, const void *buf, size_t len, mode_t mode,
-    char **tmpp)
-{
-	char *copy = NULL, *base = NULL, *tmp = NULL;
-	const uint8_t *p = buf;
-	size_t off = 0;
-	ssize_t n;
-	int fd = -1, ret = -1;
-
-	*tmpp = NULL;
-	if ((copy = strdup(path)) == NULL || (base = strdup(path)) == NULL ||
-	    asprintf(&tmp, "%s/.%s.XXXXXX", dirname(copy), basename(base)) == -1) {
-		tmp = NULL;
-		cli_error("%s: out of memory", path);
-		goto out;
-	}
-	/* mkostemp opens O_CREAT|O_EXCL, mode 0600 */
-	if ((fd = mkostemp(tmp, O_CLOEXEC | O_NOFOLLOW)) == -1) {
-		cli_error("%s: cannot create a temporary file beside it: %s",
-		    path, strerror(errno));
-		free(tmp);
-		tmp = NULL;
-		goto out;
-	}
-	if (fchmod(fd, mode) == -1) {
-		cli_error("%s: chmod: %s", path, strerror(errno));
-		goto out;
-	}
-	while (off < len) {
-		if ((n = write(fd, p + off, len - off)) == -1) {
-			if (errno == EINTR)
-				continue;
-			cli_error("%s: write: %s", path, strerror(errno));
-			goto out;
-		}
-		off += (size_t)n;
-	}
-	if (fsync(fd) == -1) {
-		cli_error("%s: fsync: %s", path, strerror(errno));
-		goto out;
-	}
-	n = close(fd);
-	fd = -1;
-	if (n == -1) {
-		cli_error("%s: close: %s", path, strerror(errno));
-		goto out;
-	}
-	*tmpp = tmp;
-	tmp = NULL;
-	ret = 0;
- out:
-	if (fd != -1)
-		close(fd);
-	if (tmp != NULL) {
-		unlink(tmp);
-		free(tmp);
-	}
-	free(copy);
-	free(base);
-	return ret;
-}
-
 int
 cli_write_new_file(const char *path, const void *buf, size_t len, mode_t mode)
 {
-	char *tmp = NULL;
-	int saved;
+	struct sd_err e = { "" };
 
-	if (write_temp(path, buf, len, mode, &tmp) != 0)
-		return -1;
-	if (publish_noreplace(tmp, path) == -1) {
-		saved = errno;
-		unlink(tmp);
-		free(tmp);
-		if (saved == EEXIST)
-			cli_error("%s: already exists; not overwriting it", path);
-		else
-			cli_error("%s: %s", path, strerror(saved));
+	if (sys_write_new_file(path, buf, len, mode, &e) != 0) {
+		cli_error("%s", e.msg);
 		return -1;
 	}
-	free(tmp);
-	fsync_dir_of(path);
 	return 0;
 }
 
 int
-cli_replace_file(const char *path, const void *buf, size_t len, mode_t mode)
+cli_write_cert(const char *path, struct x509_st *cert)
 {
-	char *tmp = NULL;
-	int saved;
+	struct sd_err e = { "" };
+	char *pem = NULL;
+	size_t len = 0;
+	int r;
 
-	if (write_temp(path, buf, len, mode, &tmp) != 0)
-		return -1;
-	if (rename(tmp, path) == -1) {
-		saved = errno;
-		unlink(tmp);
-		free(tmp);
-		cli_error("%s: %s", path, strerror(saved));
+	if ((r = certgen_cert_pem(cert, &pem, &len, &e)) != 0) {
+		cli_core_error(r, &e, "%s", path);
 		return -1;
 	}
-	free(tmp);
-	fsync_dir_of(path);
+	r = cli_write_new_file(path, pem, len, 0644);
+	free(pem);
+	return r;
+}
+
+int
+cli_join_path(char *buf, size_t size, const char *dir, const char *name)
+{
+	if (sys_join_path(buf, size, dir, name) != 0) {
+		cli_error("%s: path too long", dir);
+		return -1;
+	}
 	return 0;
+}
+
+void
+cli_progress_tick(void *ctx, int phase)
+{
+	static const char marks[] = ".+*";
+
+	(void)ctx;
+	if (phase >= 0 && phase <= 2)
+		fputc(marks[phase], stderr);
 }
 
 int
@@ -281,8 +241,8 @@ cli_read_file(const char *path, size_t max, char **buf, size_t *len)
 	struct sd_err e = { "" };
 	int r;
 
-	if ((r = hw_read_file(path, max, buf, len, &e)) != 0) {
-		/* hw's detail already names the file */
+	if ((r = sys_read_file(path, max, buf, len, &e)) != 0) {
+		/* the detail already names the file */
 		if (e.msg[0] != '\0')
 			cli_error("%s", e.msg);
 		else

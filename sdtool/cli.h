@@ -18,12 +18,33 @@
 #define EXIT_FAIL   1
 #define EXIT_USAGE  2
 
-/* A verb's entry in the table of main.c. */
+/* A verb or subcommand: its name, its function, one line about it. */
 struct cli_verb {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 	const char *summary;
 };
+
+/*
+ * Before any verb: core dumps off, not dumpable, libsodium initialised.
+ * 0, or -1 with a message (`who` names the program).
+ */
+int cli_process_start(const char *who);
+
+/*
+ * After a verb: flush and close stdout, so that a full disk or a closed
+ * pipe does not look like success.  Returns status, or EXIT_FAIL.
+ */
+int cli_finish_stdout(int status);
+
+/*
+ * Run the subcommand argv[1] of `sdtool VERB` from table (ended by a NULL
+ * name), with argv[1] as its argv[0] and messages saying "sdtool VERB
+ * SUB: ".  --help prints the synopsis and the table; a missing or unknown
+ * subcommand is a usage error naming those of the table.
+ */
+int cli_dispatch(const char *synopsis, const struct cli_verb *table,
+    int argc, char **argv);
 
 /* Set by main before a verb runs: used as "sdtool verify: " in messages. */
 extern const char *cli_verb_name;
@@ -58,12 +79,15 @@ int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_write_new_file(const char *path, const void *buf, size_t len,
     mode_t mode);
 
-/*
- * Replace path atomically (temporary file, fsync, rename): only for files
- * sdtool owns, such as the simulator's state.
- */
-int cli_replace_file(const char *path, const void *buf, size_t len,
-    mode_t mode);
+/* A certificate as PEM to a new file (mode 0644), as cli_write_new_file. */
+struct x509_st;
+int cli_write_cert(const char *path, struct x509_st *cert);
+
+/* dir/name into buf (sys_join_path); -1 with a message when too long. */
+int cli_join_path(char *buf, size_t size, const char *dir, const char *name);
+
+/* A certgen_tick_fn: OpenSSL's prime-search marks on stderr. */
+void cli_progress_tick(void *ctx, int phase);
 
 /* Fail (message printed, returns -1) when path exists, before doing work. */
 int cli_refuse_existing(const char *path);

@@ -33,7 +33,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "certgen.h"
+#include "../pki/certgen.h"
 #include "cli.h"
 #include "hwopts.h"
 #include "verbs.h"
@@ -46,6 +46,8 @@
 #define CARD_MAX_DAYS 36500
 #define CARD_DEF_SUBJECT "CN=Managed HSM security domain wrapping key %ld"
 #define CARD_MAX_ID 64
+/* CKA_ID of a key sdtool puts on a token: 16 bytes, as OpenSC makes them. */
+#define CARD_NEW_ID_LEN 16
 /* A PIV card's key-management slot, 9d, is CKA_ID 3 in ykcs11. */
 #define PIV_SLOT_9D_ID 0x03
 
@@ -159,14 +161,14 @@ struct card {
 	struct p11_module *m;
 	struct p11_token tok;
 	struct p11_session *s;
-	int role;                   /* 0 none, 1 user, 2 SO */
+	enum p11_role role;         /* who is logged in */
 	struct pins pins;
 };
 
 static void
 card_close(struct card *c)
 {
-	if (c->s != NULL && c->role != 0)
+	if (c->s != NULL && c->role != P11_NOBODY)
 		(void)p11_logout(c->s);
 	p11_session_free(c->s);
 	p11_module_free(c->m);
@@ -208,19 +210,20 @@ card_open(struct card *c, const char *uri, const char *module_opt, int rw)
 	return 0;
 }
 
-/* Be logged in as the user (so 0) or the SO (so 1), asking if needed. */
+/* Be logged in as role, asking for its PIN if needed. */
 static int
-card_login(struct card *c, int so)
+card_login(struct card *c, enum p11_role want)
 {
 	struct sd_err e = { "" };
-	int r, want = so ? 2 : 1;
+	int r;
 
 	if (c->role == want)
 		return 0;
-	if (c->role != 0)
+	if (c->role != P11_NOBODY)
 		(void)p11_logout(c->s);
-	c->role = 0;
-	if ((r = p11_login(c->s, so, so ? NULL : c->pin_path, pins_cb,
+	c->role = P11_NOBODY;
+	if ((r = p11_login(c->s, want, want == P11_SO ? NULL : c->pin_path,
+	    pins_cb,
 	    &c->pins, &e)) != 0) {
 		/* a wrong PIN must not be offered again from the cache */
 		pins_clear(&c->pins);
@@ -538,7 +541,7 @@ list_token(struct p11_module *m, const struct p11_token *t, int login,
 	size_t nobj[3] = { 0 }, i, j, n = 0;
 	struct entry *ents = NULL;
 	struct sd_err e = { "" };
-	char words[160], hex[2 * CARD_MAX_ID + 1], x5t[SD_X5T_LEN + 1];
+	char words[160], hex[2 * CARD_MAX_ID + 1], x5t[SD_X5T_SIZE];
 	char when[32], *uri = NULL, *subj;
 	json_t *jt = NULL, *jkeys = NULL, *jk;
 	int r, ret = -1, logged_in = 0;
@@ -554,7 +557,7 @@ list_token(struct p11_module *m, const struct p11_token *t, int login,
 		return -1;
 	}
 	if (login && (t->flags & CKF_LOGIN_REQUIRED)) {
-		if ((r = p11_login(s, 0, pin_path, pins_cb, pins, &e)) != 0) {
+		if ((r = p11_login(s, P11_USER, pin_path, pins_cb, pins, &e)) != 0) {
 			cli_error("%s", e.msg);
 			goto out;
 		}
@@ -643,7 +646,7 @@ list_token(struct p11_module *m, const struct p11_token *t, int login,
 		x5t[0] = '\0';
 		when[0] = '\0';
 		if (en->cert != NULL) {
-			if (hw_cert_x5t256(en->cert, x5t) != 0)
+			if (pki_cert_x5t256(en->cert, x5t) != 0)
 				x5t[0] = '\0';
 			certgen_not_after(en->cert, when);
 		}
@@ -1040,8 +1043,8 @@ card_import(int argc, char **argv)
 			cli_error("encoding the public key failed");
 			goto out;
 		}
-		memcpy(id, md, 16);
-		id_len = 16;
+		memcpy(id, md, CARD_NEW_ID_LEN);
+		id_len = CARD_NEW_ID_LEN;
 	} else if (c.tok.yubikey_piv && !(id_len == 1 &&
 	    id[0] == PIV_SLOT_9D_ID)) {
 		cli_warn("token %s is a YubiKey PIV: --id other than 03 puts the "
@@ -1057,7 +1060,7 @@ card_import(int argc, char **argv)
 		    "key is RSA-%d: the import will likely fail%s", c.tok.label,
 		    max, hw_key_bits(key), c.tok.yubikey_piv ? " (YubiKeys "
 		    "before firmware 5.7 take RSA-2048 at most)" : "");
-	if (card_login(&c, so || c.tok.yubikey_piv) != 0 ||
+	if (card_login(&c, so || c.tok.yubikey_piv ? P11_SO : P11_USER) != 0 ||
 	    check_free(&c, label, id, id_len) != 0)
 		goto out;
 	if ((r = p11_import_rsa(c.s, key, label, id, id_len, &hkey, &e)) != 0) {
@@ -1071,7 +1074,7 @@ card_import(int argc, char **argv)
 		goto out;
 	}
 	/* Using the key takes the user's PIN (a YubiKey's SO wrote it). */
-	if (card_login(&c, 0) != 0 ||
+	if (card_login(&c, P11_USER) != 0 ||
 	    check_protection(&c, id, id_len, &sens, &extr) != 0)
 		goto out;
 	if ((r = p11_uri_format(c.tok.label, c.tok.yubikey_piv ? NULL : label,
@@ -1132,7 +1135,7 @@ card_import(int argc, char **argv)
  out:
 	if (written && c.s != NULL) {
 		if (c.tok.yubikey_piv || so)
-			(void)card_login(&c, 1);
+			(void)card_login(&c, P11_SO);
 		cleanup_objects(&c, id, id_len);
 		cli_error("nothing was left on token %s; %s is unchanged",
 		    c.tok.label, key_path);
@@ -1177,135 +1180,40 @@ static const struct opt generate_opts[] = {
 	{ 0, NULL, 0, 0, NULL, NULL }
 };
 
-static int
-add_ext(X509 *cert, int nid, const char *value)
-{
-	X509V3_CTX v3;
-	X509_EXTENSION *ext;
-	int ok;
+/* A certgen signer: the token's key signs the certificate. */
+struct token_signer {
+	struct card *c;
+	CK_OBJECT_HANDLE priv;
+	int bits;
+};
 
-	X509V3_set_ctx_nodb(&v3);
-	X509V3_set_ctx(&v3, cert, cert, NULL, NULL, 0);
-	if ((ext = X509V3_EXT_conf_nid(NULL, &v3, nid, value)) == NULL)
-		return 0;
-	ok = X509_add_ext(cert, ext, -1);
-	X509_EXTENSION_free(ext);
-	return ok;
+static int
+token_sign(void *ctx, const uint8_t *tbs, size_t tbs_len, uint8_t **sig,
+    size_t *sig_len, struct sd_err *e)
+{
+	struct token_signer *t = ctx;
+
+	return p11_sign_sha256(t->c->s, t->priv, t->bits, tbs, tbs_len, sig,
+	    sig_len, e);
 }
 
 /*
  * The generated key's self-signed certificate, as keygen makes them
- * (same fields and extensions), signed on the token.  OpenSSL signs
- * only with keys it holds, so the certificate is put together here:
- * the to-be-signed part as OpenSSL encodes it, the token's signature
- * over it, and the DER framing; the result must verify with the
- * token's public key.
+ * (same template), signed on the token.
  */
 static int
 cert_on_token(struct card *c, CK_OBJECT_HANDLE priv, EVP_PKEY *pub,
     X509_NAME *name, long days, X509 **out)
 {
+	struct token_signer t = { c, priv, EVP_PKEY_get_bits(pub) };
+	struct certgen_tmpl tmpl = { .subject = name, .days = days,
+	    .exts = certgen_wrapping_exts };
+	struct certgen_signer s = { .sign = token_sign, .ctx = &t };
 	struct sd_err e = { "" };
-	X509 *x = NULL;
-	X509_ALGOR *alg = NULL;
-	BIGNUM *bn = NULL;
-	unsigned char serial[16], *tbs = NULL, *algder = NULL, *der = NULL;
-	unsigned char *q;
-	const unsigned char *cp;
-	uint8_t *sig = NULL;
-	size_t sig_len = 0;
-	int tbs_len, alg_len, body, total, bitlen, r, ret = -1;
+	int r;
 
-	*out = NULL;
-	randombytes_buf(serial, sizeof(serial));
-	serial[0] &= 0x7f;
-	serial[0] |= 0x40;
-	if ((x = X509_new()) == NULL || !X509_set_version(x, 2) ||
-	    (bn = BN_bin2bn(serial, sizeof(serial), NULL)) == NULL ||
-	    BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) == NULL ||
-	    !X509_set_subject_name(x, name) || !X509_set_issuer_name(x, name) ||
-	    X509_gmtime_adj(X509_getm_notBefore(x), 0) == NULL ||
-	    X509_time_adj_ex(X509_getm_notAfter(x), (int)days, 0, NULL) == NULL ||
-	    !X509_set_pubkey(x, pub) ||
-	    !add_ext(x, NID_basic_constraints, "critical,CA:FALSE") ||
-	    !add_ext(x, NID_key_usage,
-	    "critical,keyEncipherment,dataEncipherment") ||
-	    !add_ext(x, NID_subject_key_identifier, "hash"))
-		goto fail;
-	/*
-	 * The algorithm inside the signed part: OpenSSL has no setter for
-	 * it outside X509_sign, hence the cast of its own pointer.
-	 */
-	if (!X509_ALGOR_set0((X509_ALGOR *)X509_get0_tbs_sigalg(x),
-	    OBJ_nid2obj(NID_sha256WithRSAEncryption), V_ASN1_NULL, NULL) ||
-	    (tbs_len = i2d_re_X509_tbs(x, &tbs)) <= 0 ||
-	    (alg = X509_ALGOR_new()) == NULL ||
-	    !X509_ALGOR_set0(alg, OBJ_nid2obj(NID_sha256WithRSAEncryption),
-	    V_ASN1_NULL, NULL) ||
-	    (alg_len = i2d_X509_ALGOR(alg, &algder)) <= 0)
-		goto fail;
-	if ((r = p11_sign_sha256(c->s, priv, EVP_PKEY_get_bits(pub), tbs,
-	    (size_t)tbs_len, &sig, &sig_len, &e)) != 0) {
-		hw_error(r, &e);
-		goto out;
-	}
-	/* Certificate ::= SEQUENCE { tbs, algorithm, BIT STRING signature } */
-	bitlen = (int)sig_len + 1;
-	body = tbs_len + alg_len + ASN1_object_size(0, bitlen, V_ASN1_BIT_STRING);
-	if ((total = ASN1_object_size(1, body, V_ASN1_SEQUENCE)) <= 0 ||
-	    (der = malloc((size_t)total)) == NULL)
-		goto fail;
-	q = der;
-	ASN1_put_object(&q, 1, body, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
-	memcpy(q, tbs, (size_t)tbs_len);
-	q += tbs_len;
-	memcpy(q, algder, (size_t)alg_len);
-	q += alg_len;
-	ASN1_put_object(&q, 0, bitlen, V_ASN1_BIT_STRING, V_ASN1_UNIVERSAL);
-	*q++ = 0;   /* no unused bits */
-	memcpy(q, sig, sig_len);
-	q += sig_len;
-	X509_free(x);
-	cp = der;
-	if ((x = d2i_X509(NULL, &cp, total)) == NULL || cp != der + total ||
-	    X509_verify(x, pub) != 1) {
-		cli_error("token %s: the certificate's signature does not verify "
-		    "with the generated public key", c->tok.label);
-		goto out;
-	}
-	*out = x;
-	x = NULL;
-	ret = 0;
-	goto out;
- fail:
-	cli_error("making the certificate failed: %s",
-	    ERR_reason_error_string(ERR_get_error()));
- out:
-	ERR_clear_error();
-	X509_free(x);
-	X509_ALGOR_free(alg);
-	BN_free(bn);
-	OPENSSL_free(tbs);
-	OPENSSL_free(algder);
-	free(der);
-	free(sig);
-	return ret;
-}
-
-static int
-join_path(char *buf, size_t size, const char *dir, const char *name)
-{
-	size_t dl = strlen(dir);
-	int n;
-
-	if (strcmp(dir, ".") == 0)
-		n = snprintf(buf, size, "%s", name);
-	else if (dl > 0 && dir[dl - 1] == '/')
-		n = snprintf(buf, size, "%s%s", dir, name);
-	else
-		n = snprintf(buf, size, "%s/%s", dir, name);
-	if (n < 0 || (size_t)n >= size) {
-		cli_error("%s: path too long", dir);
+	if ((r = certgen_build(pub, &tmpl, &s, out, &e)) != 0) {
+		cli_error("token %s: %s", c->tok.label, e.msg);
 		return -1;
 	}
 	return 0;
@@ -1325,10 +1233,10 @@ card_generate(int argc, char **argv)
 	const char *val, *uri = NULL, *module_opt = NULL, *dir = NULL;
 	const char *label = NULL, *subject = NULL;
 	char cert_path[PATH_MAX], fname[32], deflabel[32], dn[128];
-	char hex[2 * CARD_MAX_ID + 1], x5t[SD_X5T_LEN + 1], when[32];
+	char hex[2 * CARD_MAX_ID + 1], x5t[SD_X5T_SIZE], when[32];
 	char *new_uri = NULL, *pem = NULL;
 	uint8_t id[CARD_MAX_ID];
-	size_t id_len = 0, pem_len = 0;
+	size_t id_len = 0;
 	unsigned long min = 0, max = 0;
 	long index = -1, bits = CARD_DEF_BITS, days = CARD_DEF_DAYS;
 	int idr, r, json = 0, so = 0, made = 0, host = 0, sign_off = 0;
@@ -1391,7 +1299,7 @@ card_generate(int argc, char **argv)
 		cli_error("%s: not a directory", dir);
 		goto out;
 	}
-	if (join_path(cert_path, sizeof(cert_path), dir, fname) != 0 ||
+	if (cli_join_path(cert_path, sizeof(cert_path), dir, fname) != 0 ||
 	    cli_refuse_existing(cert_path) != 0)
 		goto out;
 	if (card_open(&c, uri, module_opt, 1) != 0)
@@ -1400,8 +1308,8 @@ card_generate(int argc, char **argv)
 		id[0] = PIV_SLOT_9D_ID;
 		id_len = 1;
 	} else if (id_len == 0) {
-		randombytes_buf(id, 16);
-		id_len = 16;
+		randombytes_buf(id, CARD_NEW_ID_LEN);
+		id_len = CARD_NEW_ID_LEN;
 	}
 	id_hex(id, id_len, hex, sizeof(hex));
 	p11_rsa_range(c.s, CKM_RSA_PKCS_KEY_PAIR_GEN, &min, &max);
@@ -1412,7 +1320,7 @@ card_generate(int argc, char **argv)
 		    bits);
 		goto out;
 	}
-	if (card_login(&c, so || c.tok.yubikey_piv) != 0 ||
+	if (card_login(&c, so || c.tok.yubikey_piv ? P11_SO : P11_USER) != 0 ||
 	    check_free(&c, label, id, id_len) != 0)
 		goto out;
 	if (!json && cli_stderr_is_tty())
@@ -1425,10 +1333,10 @@ card_generate(int argc, char **argv)
 	}
 	made = 1;
 	/* Signing takes the user's PIN; a YubiKey's SO generated. */
-	if (card_login(&c, 0) != 0 ||
+	if (card_login(&c, P11_USER) != 0 ||
 	    cert_on_token(&c, priv, pub, name, days, &cert) != 0)
 		goto out;
-	if (card_login(&c, so || c.tok.yubikey_piv) != 0)
+	if (card_login(&c, so || c.tok.yubikey_piv ? P11_SO : P11_USER) != 0)
 		goto out;
 	if ((r = p11_store_cert(c.s, cert, label, id, id_len, &hcert,
 	    &e)) != 0) {
@@ -1437,9 +1345,9 @@ card_generate(int argc, char **argv)
 	}
 	/* The key signed its certificate; it has nothing else to sign. */
 	sign_off = p11_set_bool(c.s, priv, CKA_SIGN, 0, &e) == 0;
-	if (card_login(&c, 0) != 0)
+	if (card_login(&c, P11_USER) != 0)
 		goto out;
-	if (hw_cert_x5t256(cert, x5t) != 0) {
+	if (pki_cert_x5t256(cert, x5t) != 0) {
 		cli_error("computing the thumbprint failed");
 		goto out;
 	}
@@ -1451,8 +1359,7 @@ card_generate(int argc, char **argv)
 	}
 	if (prove(&c, new_uri, cert, x5t, &host) != 0)
 		goto out;
-	if (certgen_cert_pem(cert, &pem, &pem_len) != 0 ||
-	    cli_write_new_file(cert_path, pem, pem_len, 0644) != 0)
+	if (cli_write_cert(cert_path, cert) != 0)
 		goto out;
 	made = 0;   /* done: it stays */
 	certgen_not_after(cert, when);
@@ -1492,7 +1399,7 @@ card_generate(int argc, char **argv)
  out:
 	if (made && c.s != NULL) {
 		if (c.tok.yubikey_piv || so)
-			(void)card_login(&c, 1);
+			(void)card_login(&c, P11_SO);
 		cleanup_objects(&c, id, id_len);
 		cli_error("the key generated on token %s was removed again; "
 		    "nothing was written", c.tok.label);
@@ -1521,22 +1428,5 @@ static const struct cli_verb card_verbs[] = {
 int
 cmd_card(int argc, char **argv)
 {
-	static char name[64];
-	const struct cli_verb *v;
-
-	if (argc >= 2 && (strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "--help") == 0)) {
-		cli_usage(stdout, SYNOPSIS, NULL);
-		for (v = card_verbs; v->name != NULL; v++)
-			printf("  %-14s %s\n", v->name, v->summary);
-		return EXIT_OK;
-	}
-	for (v = card_verbs; argc >= 2 && v->name != NULL; v++)
-		if (strcmp(argv[1], v->name) == 0) {
-			/* messages and usage say "sdtool card import: ..." */
-			snprintf(name, sizeof(name), "card %s", v->name);
-			cli_verb_name = name;
-			return v->fn(argc - 1, argv + 1);
-		}
-	return cli_usage_error("card needs one of: list, import, generate");
+	return cli_dispatch(SYNOPSIS, card_verbs, argc, argv);
 }

@@ -29,9 +29,9 @@
 #include <openssl/x509.h>
 #include <sodium.h>
 
-#include "certgen.h"
+#include "../pki/certgen.h"
 #include "cli.h"
-#include "escrow_sheet.h"
+#include "../paper/sheet.h"
 #include "verbs.h"
 #include "../hw/key.h"
 #include "../shares/escrow.h"
@@ -618,7 +618,7 @@ escrow_print(int argc, char **argv)
 	struct stat st;
 	EVP_PKEY *pkey = NULL;
 	X509 *cert = NULL;
-	char *cert_path = NULL, *pass = NULL, x5t[SD_X5T_LEN + 1];
+	char *cert_path = NULL, *pass = NULL, x5t[SD_X5T_SIZE];
 	int r, bits, key_encrypted = 0, pages = 0, ret = EXIT_FAIL;
 
 	if ((r = print_parse(argc, argv, &a)) != 0)
@@ -637,7 +637,7 @@ escrow_print(int argc, char **argv)
 		    "will not carry its x5t_256 thumbprint", a.key, cert_path);
 		free(cert_path);
 		cert_path = NULL;
-	} else if ((r = hw_cert_load(cert_path, &cert, &e)) != 0) {
+	} else if ((r = pki_cert_load(cert_path, &cert, &e)) != 0) {
 		cli_core_error(r, &e, "%s", cert_path);
 		goto out;
 	}
@@ -663,7 +663,7 @@ escrow_print(int argc, char **argv)
 	if (cert != NULL) {
 		h.has_cert = 1;
 		if (cert_x5t_raw(cert, h.x5t_256) != 0 ||
-		    hw_cert_x5t256(cert, x5t) != 0) {
+		    pki_cert_x5t256(cert, x5t) != 0) {
 			cli_error("%s: cannot compute its thumbprint", cert_path);
 			goto out;
 		}
@@ -1034,7 +1034,7 @@ escrow_restore(int argc, char **argv, int check)
 		return r < 0 ? EXIT_OK : r;
 	if (!check && cli_refuse_existing(a.out) != 0)
 		return EXIT_FAIL;
-	if (a.cert != NULL && (r = hw_cert_load(a.cert, &cert, &e)) != 0) {
+	if (a.cert != NULL && (r = pki_cert_load(a.cert, &cert, &e)) != 0) {
 		cli_core_error(r, &e, "%s", a.cert);
 		goto out;
 	}
@@ -1124,8 +1124,12 @@ escrow_restore(int argc, char **argv, int check)
 				goto out;
 		} else
 			cli_warn("%s: written without a passphrase", a.out);
-		if (certgen_key_pem(pkey, new_pass, &pem, &pem_len) != 0 ||
-		    cli_write_new_file(a.out, pem, pem_len, 0600) != 0)
+		if ((r = certgen_key_pem(pkey, new_pass, &pem, &pem_len,
+		    &e)) != 0) {
+			cli_core_error(r, &e, "%s", a.out);
+			goto out;
+		}
+		if (cli_write_new_file(a.out, pem, pem_len, 0600) != 0)
 			goto out;
 	}
 	restore_report(&a, &h, EVP_PKEY_get_bits(pkey), a.cert, !a.no_pass);
@@ -1166,22 +1170,5 @@ static const struct cli_verb escrow_verbs[] = {
 int
 cmd_escrow(int argc, char **argv)
 {
-	static char name[64];
-	const struct cli_verb *v;
-
-	if (argc >= 2 && (strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "--help") == 0)) {
-		cli_usage(stdout, SYNOPSIS, NULL);
-		for (v = escrow_verbs; v->name != NULL; v++)
-			printf("  %-14s %s\n", v->name, v->summary);
-		return EXIT_OK;
-	}
-	for (v = escrow_verbs; argc >= 2 && v->name != NULL; v++)
-		if (strcmp(argv[1], v->name) == 0) {
-			/* messages say "sdtool escrow restore: ..." */
-			snprintf(name, sizeof(name), "escrow %s", v->name);
-			cli_verb_name = name;
-			return v->fn(argc - 1, argv + 1);
-		}
-	return cli_usage_error("escrow needs one of: print, restore, check");
+	return cli_dispatch(SYNOPSIS, escrow_verbs, argc, argv);
 }

@@ -22,7 +22,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include "certgen.h"
+#include "../pki/certgen.h"
 #include "cli.h"
 #include "verbs.h"
 #include "../hw/key.h"
@@ -266,17 +266,6 @@ report_failure(const struct session *ss, int r, const struct sd_err *e)
 		    "(az keyvault create --administrators) have it");
 }
 
-static void
-sha256_hex(const void *p, size_t len, char hex[65])
-{
-	uint8_t md[32];
-	size_t i;
-
-	EVP_Digest(p, len, md, NULL, EVP_sha256(), NULL);
-	for (i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-}
-
 /*
  * Can a new file be made beside path?  Asked before activating: the SD
  * file the HSM sends exists once, and must find a place to land.
@@ -362,11 +351,11 @@ hsm_download(int argc, char **argv)
 	struct session ss;
 	struct mhsm_status st;
 	struct sd_err e = { "" };
-	X509 *certs[MHSM_MAX_CERTS + 1] = { NULL };
-	const char *val, *sd_out = NULL, *cert_paths[MHSM_MAX_CERTS + 1];
+	X509 *certs[PKI_SD_MAX_CERTS + 1] = { NULL };
+	const char *val, *sd_out = NULL, *cert_paths[PKI_SD_MAX_CERTS + 1];
 	const char *activation = "not waited for", *check_msg = NULL;
 	char *url = NULL, *body = NULL, *sd = NULL, *raw = NULL, hex[65];
-	char x5t[SD_X5T_LEN + 1], check_buf[600];
+	char x5t[SD_X5T_SIZE], check_buf[600];
 	size_t n = 0, i, body_len, sd_len = 0, raw_len = 0, bad, other;
 	long long first_wait;
 	long quorum = 0;
@@ -384,11 +373,11 @@ hsm_download(int argc, char **argv)
 			return cli_usage_error("%s", p.errbuf);
 		switch (id) {
 		case O_CERTS:
-			if (n == MHSM_MAX_CERTS + 1)
+			if (n == PKI_SD_MAX_CERTS + 1)
 				return cli_usage_error("--sd-wrapping-keys: "
 				    "more than %d certificates; the service "
-				    "takes %d to %d", MHSM_MAX_CERTS,
-				    MHSM_MIN_CERTS, MHSM_MAX_CERTS);
+				    "takes %d to %d", PKI_SD_MAX_CERTS,
+				    PKI_SD_MIN_CERTS, PKI_SD_MAX_CERTS);
 			cert_paths[n++] = val;
 			break;
 		case O_QUORUM:
@@ -407,19 +396,19 @@ hsm_download(int argc, char **argv)
 		return cli_usage_error("--sd-wrapping-keys, --sd-quorum and "
 		    "--security-domain-file are required");
 	/* The service's limits, checked before anything is sent. */
-	if (n < MHSM_MIN_CERTS || n > MHSM_MAX_CERTS)
+	if (n < PKI_SD_MIN_CERTS || n > PKI_SD_MAX_CERTS)
 		return cli_usage_error("%zu certificates given; the service "
-		    "takes %d to %d", n, MHSM_MIN_CERTS, MHSM_MAX_CERTS);
-	if (quorum < MHSM_MIN_QUORUM || (size_t)quorum > n)
+		    "takes %d to %d", n, PKI_SD_MIN_CERTS, PKI_SD_MAX_CERTS);
+	if (quorum < PKI_SD_MIN_QUORUM || (size_t)quorum > n)
 		return cli_usage_error("--sd-quorum %ld: the service takes %d up "
 		    "to the number of certificates (%zu)", quorum,
-		    MHSM_MIN_QUORUM, n);
+		    PKI_SD_MIN_QUORUM, n);
 	if ((r = conn_url(&cn, &url)) != 0)
 		return r;
 	if (cli_refuse_existing(sd_out) != 0 || probe_writable(sd_out) != 0)
 		goto out;
 	for (i = 0; i < n; i++)
-		if ((r = hw_cert_load(cert_paths[i], &certs[i], &e)) != 0) {
+		if ((r = pki_cert_load(cert_paths[i], &certs[i], &e)) != 0) {
 			cli_core_error(r, &e, "%s", cert_paths[i]);
 			goto out;
 		}
@@ -462,7 +451,7 @@ hsm_download(int argc, char **argv)
 		fputc('\n', stdout);
 		goto out;
 	}
-	sha256_hex(sd, sd_len, hex);
+	pki_sha256_hex(sd, sd_len, hex);
 	if (!cn.json) {
 		printf("security domain written to %s\n  sha256 %s\n", sd_out,
 		    hex);
@@ -503,7 +492,7 @@ hsm_download(int argc, char **argv)
 		o = json_object();
 		arr = json_array();
 		for (i = 0; i < n; i++)
-			if (hw_cert_x5t256(certs[i], x5t) == 0)
+			if (pki_cert_x5t256(certs[i], x5t) == 0)
 				json_array_append_new(arr, json_string(x5t));
 		json_object_set_new(o, "security_domain_file",
 		    json_string(sd_out));
@@ -541,7 +530,7 @@ hsm_download(int argc, char **argv)
 	free(body);
 	free(sd);
 	free(raw);
-	for (i = 0; i <= MHSM_MAX_CERTS; i++)
+	for (i = 0; i <= PKI_SD_MAX_CERTS; i++)
 		X509_free(certs[i]);
 	return ret;
 }
@@ -567,11 +556,8 @@ hsm_init_recovery(int argc, char **argv)
 	struct sd_err e = { "" };
 	X509 *cert = NULL;
 	const char *val, *out_path = NULL;
-	char *url = NULL, *pem = NULL, x5t[SD_X5T_LEN + 1], not_after[32];
-	char fp[32 * 3];
-	unsigned char md[32];
-	unsigned int md_len = 0, k;
-	size_t pem_len;
+	char *url = NULL, x5t[SD_X5T_SIZE], not_after[32];
+	char fp[96];
 	json_t *o;
 	int id, r, ret = EXIT_FAIL, expired;
 
@@ -608,18 +594,17 @@ hsm_init_recovery(int argc, char **argv)
 		report_failure(&ss, r, &e);
 		goto out;
 	}
-	if ((r = hw_cert_x5t256(cert, x5t)) != 0) {
+	if ((r = pki_cert_x5t256(cert, x5t)) != 0) {
 		cli_core_error(r, NULL, "the exchange certificate");
 		goto out;
 	}
-	X509_digest(cert, EVP_sha256(), md, &md_len);
-	for (k = 0; k < md_len; k++)
-		snprintf(fp + 3 * k, 4, "%02X%s", md[k], k + 1 < md_len ? ":" :
-		    "");
+	if ((r = pki_cert_sha256_colon(cert, fp)) != 0) {
+		cli_core_error(r, NULL, "the exchange certificate");
+		goto out;
+	}
 	certgen_not_after(cert, not_after);
 	expired = X509_cmp_current_time(X509_get0_notAfter(cert)) < 0;
-	if (certgen_cert_pem(cert, &pem, &pem_len) != 0 ||
-	    cli_write_new_file(out_path, pem, pem_len, 0644) != 0)
+	if (cli_write_cert(out_path, cert) != 0)
 		goto out;
 	if (expired)
 		cli_warn("the exchange certificate expired %s: this HSM's "
@@ -644,7 +629,6 @@ hsm_init_recovery(int argc, char **argv)
  out:
 	session_close(&ss);
 	free(url);
-	free(pem);
 	X509_free(cert);
 	return ret;
 }
@@ -675,7 +659,7 @@ hsm_upload(int argc, char **argv)
 	struct sd_blob *blob = NULL;
 	X509 *cert = NULL;
 	const char *val, *blob_path = NULL, *outcome = "not waited for";
-	char *url = NULL, *text = NULL, x5t[SD_X5T_LEN + 1];
+	char *url = NULL, *text = NULL, x5t[SD_X5T_SIZE];
 	size_t len;
 	json_t *o;
 	int id, r, ret = EXIT_FAIL;
@@ -726,7 +710,7 @@ hsm_upload(int argc, char **argv)
 		report_failure(&ss, r, &e);
 		goto out;
 	}
-	if ((r = hw_cert_x5t256(cert, x5t)) != 0) {
+	if ((r = pki_cert_x5t256(cert, x5t)) != 0) {
 		cli_core_error(r, NULL, "the exchange certificate");
 		goto out;
 	}
@@ -905,23 +889,5 @@ static const struct cli_verb hsm_verbs[] = {
 int
 cmd_hsm(int argc, char **argv)
 {
-	static char name[64];
-	const struct cli_verb *v;
-
-	if (argc >= 2 && (strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "--help") == 0)) {
-		cli_usage(stdout, SYNOPSIS, NULL);
-		for (v = hsm_verbs; v->name != NULL; v++)
-			printf("  %-14s %s\n", v->name, v->summary);
-		return EXIT_OK;
-	}
-	for (v = hsm_verbs; argc >= 2 && v->name != NULL; v++)
-		if (strcmp(argv[1], v->name) == 0) {
-			/* messages and usage say "sdtool hsm upload: ..." */
-			snprintf(name, sizeof(name), "hsm %s", v->name);
-			cli_verb_name = name;
-			return v->fn(argc - 1, argv + 1);
-		}
-	return cli_usage_error("hsm needs one of: download, init-recovery, "
-	    "upload, status");
+	return cli_dispatch(SYNOPSIS, hsm_verbs, argc, argv);
 }

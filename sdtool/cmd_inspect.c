@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "certgen.h"
+#include "../pki/certgen.h"
 #include "cli.h"
 #include "verbs.h"
 #include "../hw/key.h"
@@ -29,7 +29,7 @@ static const struct opt opts[] = {
 struct given_cert {
 	const char *path;
 	X509 *cert;
-	char x5t[SD_X5T_LEN + 1];
+	char x5t[SD_X5T_SIZE];
 	char subject[256];
 	char not_after[32];
 	int expired;
@@ -43,7 +43,7 @@ load_given_cert(struct given_cert *g)
 	BIO *bio;
 	long n;
 
-	if (hw_cert_x5t256(g->cert, g->x5t) != 0)
+	if (pki_cert_x5t256(g->cert, g->x5t) != 0)
 		g->x5t[0] = '\0';
 	if ((bio = BIO_new(BIO_s_mem())) != NULL) {
 		X509_NAME_print_ex(bio, X509_get_subject_name(g->cert), 0,
@@ -63,7 +63,7 @@ load_given(struct given_cert *g, json_t *warnings)
 	char msg[700];
 	int r;
 
-	if ((r = hw_cert_load(g->path, &g->cert, &e)) != 0) {
+	if ((r = pki_cert_load(g->path, &g->cert, &e)) != 0) {
 		/* hw's detail names the file already */
 		if (e.msg[0] != '\0')
 			snprintf(msg, sizeof(msg), "%s", e.msg);
@@ -133,16 +133,11 @@ cert_report(const char *path, X509 *cert, int is_reply)
 {
 	struct given_cert g = { path, cert, "", "", "", 0, 0 };
 	json_t *root = json_object(), *warnings = json_array();
-	unsigned char der_md[32];
-	unsigned int md_len = 0;
-	char colon[32 * 3];
-	size_t i;
+	char colon[96];
 
 	load_given_cert(&g);
-	X509_digest(cert, EVP_sha256(), der_md, &md_len);
-	for (i = 0; i < md_len; i++)
-		snprintf(colon + 3 * i, 4, "%02X%s", der_md[i],
-		    i + 1 < md_len ? ":" : "");
+	if (pki_cert_sha256_colon(cert, colon) != 0)
+		colon[0] = '\0';
 	json_object_set_new(root, "file", json_string(path));
 	json_object_set_new(root, "type", json_string(is_reply ?
 	    "exchange_key_reply" : "certificate"));
@@ -194,14 +189,11 @@ build_report(const char *path, const char *text, size_t len,
 {
 	const struct sd_enc_data *d = sd ? &sd->data : &blob->data;
 	const struct sd_unknown *u = sd ? &sd->unknown : &blob->unknown;
-	uint8_t md[32];
 	char hex[65], msg[600];
 	json_t *root = json_object(), *arr, *o;
 	size_t i;
 
-	EVP_Digest(text, len, md, NULL, EVP_sha256(), NULL);
-	for (i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	pki_sha256_hex(text, len, hex);
 	json_object_set_new(root, "file", json_string(path));
 	json_object_set_new(root, "sha256", json_string(hex));
 	json_object_set_new(root, "size", json_integer((json_int_t)len));
@@ -372,7 +364,7 @@ cmd_inspect(int argc, char **argv)
 	if ((r = sd_file_parse(text, len, &sd, &e)) != 0 &&
 	    (r2 = sd_blob_parse(text, len, &blob, &e2)) != 0) {
 		/* Not an SD file or blob: perhaps a certificate to check. */
-		if (hw_exchange_cert_load(path, &cert, &e3) == 0) {
+		if (pki_exchange_cert_load(path, &cert, &e3) == 0) {
 			report = cert_report(path, cert, text[0] == '{');
 			if (json)
 				cli_print_json(report);

@@ -25,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "certgen.h"
+#include "../pki/certgen.h"
 #include "cli.h"
 #include "verbs.h"
 #include "../hw/key.h"
@@ -85,8 +85,8 @@ struct pair {
 	char *cert_pem;
 	size_t cert_len;
 	X509 *cert;
-	char x5t[SD_X5T_LEN + 1];
-	char fingerprint[32 * 3];       /* AB:CD:... as openssl prints it */
+	char x5t[SD_X5T_SIZE];
+	char fingerprint[96];       /* AB:CD:... as openssl prints it */
 	char not_after[32];
 	int key_written, cert_written;
 };
@@ -105,26 +105,6 @@ pair_clear(struct pair *p)
 	X509_free(p->cert);
 	p->key_pem = p->cert_pem = NULL;
 	p->cert = NULL;
-}
-
-/* dir/name, without "./" for the current directory. */
-static int
-join_path(char *buf, size_t size, const char *dir, const char *name)
-{
-	size_t dl = strlen(dir);
-	int n;
-
-	if (strcmp(dir, ".") == 0)
-		n = snprintf(buf, size, "%s", name);
-	else if (dl > 0 && dir[dl - 1] == '/')
-		n = snprintf(buf, size, "%s%s", dir, name);
-	else
-		n = snprintf(buf, size, "%s/%s", dir, name);
-	if (n < 0 || (size_t)n >= size) {
-		cli_error("%s: path too long", dir);
-		return -1;
-	}
-	return 0;
 }
 
 static int
@@ -265,13 +245,17 @@ check_subject(const char *dn, long days)
 {
 	EVP_PKEY *k;
 	X509 *x = NULL;
+	struct sd_err e = { "" };
 	int r;
 
 	if ((k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256")) == NULL) {
 		cli_error("cannot check the subject: key generation failed");
 		return EXIT_FAIL;
 	}
-	r = certgen_selfsigned(k, dn, (int)days, &x) == 0 ? 0 : EXIT_USAGE;
+	if (certgen_selfsigned(k, dn, (int)days, &x, &e) == 0)
+		r = 0;
+	else
+		r = cli_usage_error("%s", e.msg);
 	X509_free(x);
 	EVP_PKEY_free(k);
 	return r;
@@ -281,18 +265,11 @@ check_subject(const char *dn, long days)
 static int
 describe_cert(struct pair *p)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int md_len = 0, i;
-
-	if (hw_cert_x5t256(p->cert, p->x5t) != 0 ||
-	    X509_digest(p->cert, EVP_sha256(), md, &md_len) != 1 ||
-	    md_len != 32) {
+	if (pki_cert_x5t256(p->cert, p->x5t) != 0 ||
+	    pki_cert_sha256_colon(p->cert, p->fingerprint) != 0) {
 		cli_error("%s: cannot compute its thumbprint", p->cert_path);
 		return -1;
 	}
-	for (i = 0; i < md_len; i++)
-		snprintf(p->fingerprint + 3 * i, 4, "%02X%s", md[i],
-		    i + 1 < md_len ? ":" : "");
 	certgen_not_after(p->cert, p->not_after);
 	return 0;
 }
@@ -301,6 +278,7 @@ describe_cert(struct pair *p)
 static int
 make_pair(struct pair *p, const struct keygen_args *a, int nth, int total)
 {
+	struct sd_err e = { "" };
 	EVP_PKEY *key = NULL;
 	char dn[256];
 	int tty = cli_stderr_is_tty(), ret = -1;
@@ -309,12 +287,20 @@ make_pair(struct pair *p, const struct keygen_args *a, int nth, int total)
 	snprintf(dn, sizeof(dn), KEYGEN_DEF_SUBJECT, p->index);
 	fprintf(stderr, "generating RSA-%ld key %d of %d (cert_%d)...%s",
 	    a->bits, nth, total, p->index, tty ? " " : "\n");
-	if (certgen_rsa((int)a->bits, tty, &key) != 0 ||
+	if (certgen_rsa((int)a->bits, tty ? cli_progress_tick : NULL, NULL,
+	    &key, &e) != 0 ||
 	    certgen_selfsigned(key, a->subject != NULL ? a->subject : dn,
-	    (int)a->days, &p->cert) != 0 ||
-	    certgen_key_pem(key, p->pass, &p->key_pem, &p->key_len) != 0 ||
-	    certgen_cert_pem(p->cert, &p->cert_pem, &p->cert_len) != 0 ||
-	    describe_cert(p) != 0)
+	    (int)a->days, &p->cert, &e) != 0 ||
+	    certgen_key_pem(key, p->pass, &p->key_pem, &p->key_len, &e) != 0 ||
+	    certgen_cert_pem(p->cert, &p->cert_pem, &p->cert_len, &e) != 0) {
+		if (tty)
+			fputc('\n', stderr);
+		cli_error("%s", e.msg);
+		goto out;
+	}
+	if (tty)
+		fputc('\n', stderr);
+	if (describe_cert(p) != 0)
 		goto out;
 	ret = 0;
  out:
@@ -430,11 +416,11 @@ cmd_keygen(int argc, char **argv)
 	for (i = 0; i < n; i++) {
 		pairs[i].index = a.have_index ? (int)a.index : i;
 		snprintf(name, sizeof(name), "cert_%d.key", pairs[i].index);
-		if (join_path(pairs[i].key_path, sizeof(pairs[i].key_path),
+		if (cli_join_path(pairs[i].key_path, sizeof(pairs[i].key_path),
 		    a.dir, name) != 0)
 			goto out;
 		snprintf(name, sizeof(name), "cert_%d.cer", pairs[i].index);
-		if (join_path(pairs[i].cert_path, sizeof(pairs[i].cert_path),
+		if (cli_join_path(pairs[i].cert_path, sizeof(pairs[i].cert_path),
 		    a.dir, name) != 0)
 			goto out;
 	}

@@ -52,7 +52,7 @@ cmd_restore_blob(int argc, char **argv)
 	const char *val, *sd_path = NULL, *exch_path = NULL, *out_path = NULL;
 	const char *passfile = NULL;
 	char **refs = NULL, *text = NULL, *out_json = NULL, desc[600];
-	char exch_x5t[SD_X5T_LEN + 1];
+	char exch_x5t[SD_X5T_SIZE];
 	size_t len, n_refs = 0, n, i;
 	X509 *exch = NULL;
 	json_t *report, *arr;
@@ -97,8 +97,8 @@ cmd_restore_blob(int argc, char **argv)
 		cli_core_error(r, &e, "%s", sd_path);
 		goto out;
 	}
-	if ((r = hw_exchange_cert_load(exch_path, &exch, &e)) != 0 ||
-	    (r = hw_cert_x5t256(exch, exch_x5t)) != 0) {
+	if ((r = pki_exchange_cert_load(exch_path, &exch, &e)) != 0 ||
+	    (r = pki_cert_x5t256(exch, exch_x5t)) != 0) {
 		/* hw's detail names the file */
 		cli_core_error(r, &e, "--sd-exchange-key");
 		goto out;

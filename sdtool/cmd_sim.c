@@ -20,9 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "certgen.h"
+#include "../pki/certgen.h"
 #include "cli.h"
-#include "simhsm.h"
+#include "../sim/simhsm.h"
 #include "verbs.h"
 #include "../hw/key.h"
 #include "../net/mhsm.h"
@@ -100,9 +100,9 @@ sim_activate(int argc, char **argv)
 		return cli_usage_error("--state, --sd-wrapping-keys, --sd-quorum "
 		    "and --security-domain-file are required");
 	/* The service's own limits, checked as it checks them. */
-	if (n < MHSM_MIN_CERTS || n > MHSM_MAX_CERTS)
+	if (n < PKI_SD_MIN_CERTS || n > PKI_SD_MAX_CERTS)
 		return cli_usage_error("%zu certificates given; the service "
-		    "takes %d to %d", n, MHSM_MIN_CERTS, MHSM_MAX_CERTS);
+		    "takes %d to %d", n, PKI_SD_MIN_CERTS, PKI_SD_MAX_CERTS);
 	if ((size_t)quorum > n)
 		return cli_usage_error("--sd-quorum %ld is more than the %zu "
 		    "certificates", quorum, n);
@@ -110,11 +110,11 @@ sim_activate(int argc, char **argv)
 		return EXIT_FAIL;
 
 	for (i = 0; i < n; i++)
-		if ((r = hw_cert_load(cert_paths[i], &certs[i], &e)) != 0) {
+		if ((r = pki_cert_load(cert_paths[i], &certs[i], &e)) != 0) {
 			cli_core_error(r, &e, "%s", cert_paths[i]);
 			goto out;
 		}
-	if ((r = mhsm_certs_check(certs, n, (unsigned)quorum, &bad, &other,
+	if ((r = pki_certset_check(certs, n, (unsigned)quorum, &bad, &other,
 	    &e)) != 0) {
 		if (other < n)
 			cli_error("%s: the same certificate as %s; each officer "
@@ -176,8 +176,7 @@ sim_init_recovery(int argc, char **argv)
 	struct sd_err e = { "" };
 	X509 *cert = NULL;
 	const char *val, *dir = NULL, *out_path = NULL;
-	char *pem = NULL, x5t[SD_X5T_LEN + 1];
-	size_t pem_len;
+	char x5t[SD_X5T_SIZE];
 	json_t *state = NULL, *o;
 	int id, r, json = 0, ret = EXIT_FAIL, progress;
 
@@ -205,16 +204,16 @@ sim_init_recovery(int argc, char **argv)
 	    json_object_get(state, "exchange_key_x5t_256") == NULL;
 	if (progress)
 		fprintf(stderr, "generating the RSA-4096 exchange key");
-	if ((r = simhsm_init_recovery(dir, progress, &cert, &e)) != 0) {
+	if ((r = simhsm_init_recovery(dir, progress ? cli_progress_tick : NULL,
+	    NULL, &cert, &e)) != 0) {
 		report(r, &e);
 		goto out;
 	}
-	if ((r = hw_cert_x5t256(cert, x5t)) != 0) {
+	if ((r = pki_cert_x5t256(cert, x5t)) != 0) {
 		cli_core_error(r, NULL, "exchange certificate");
 		goto out;
 	}
-	if (certgen_cert_pem(cert, &pem, &pem_len) != 0 ||
-	    cli_write_new_file(out_path, pem, pem_len, 0644) != 0)
+	if (cli_write_cert(out_path, cert) != 0)
 		goto out;
 	if (json) {
 		o = json_object();
@@ -231,7 +230,6 @@ sim_init_recovery(int argc, char **argv)
 	}
 	ret = EXIT_OK;
  out:
-	free(pem);
 	X509_free(cert);
 	json_decref(state);
 	return ret;
@@ -378,23 +376,5 @@ static const struct cli_verb sim_verbs[] = {
 int
 cmd_sim(int argc, char **argv)
 {
-	static char name[64];
-	const struct cli_verb *v;
-
-	if (argc >= 2 && (strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "--help") == 0)) {
-		cli_usage(stdout, SYNOPSIS, NULL);
-		for (v = sim_verbs; v->name != NULL; v++)
-			printf("  %-14s %s\n", v->name, v->summary);
-		return EXIT_OK;
-	}
-	for (v = sim_verbs; argc >= 2 && v->name != NULL; v++)
-		if (strcmp(argv[1], v->name) == 0) {
-			/* messages and usage say "sdtool sim upload: ..." */
-			snprintf(name, sizeof(name), "sim %s", v->name);
-			cli_verb_name = name;
-			return v->fn(argc - 1, argv + 1);
-		}
-	return cli_usage_error("sim needs one of: activate, init-recovery, "
-	    "upload, status, serve");
+	return cli_dispatch(SYNOPSIS, sim_verbs, argc, argv);
 }

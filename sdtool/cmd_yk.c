@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "certgen.h"
+#include "../pki/certgen.h"
 #include "cli.h"
 #include "hwopts.h"
 #include "verbs.h"
@@ -309,8 +309,11 @@ yk_unwrap(int argc, char **argv)
 		cli_core_error(r, &e, "--in");
 		goto done;
 	}
-	if (certgen_key_pem(pkey, pw, &pem, &pem_len) != 0 ||
-	    cli_write_new_file(out, pem, pem_len, 0600) != 0)
+	if ((r = certgen_key_pem(pkey, pw, &pem, &pem_len, &e)) != 0) {
+		cli_core_error(r, &e, "%s", out);
+		goto done;
+	}
+	if (cli_write_new_file(out, pem, pem_len, 0600) != 0)
 		goto done;
 	if (json_out) {
 		rep = json_object();
@@ -434,21 +437,5 @@ static const struct cli_verb yk_verbs[] = {
 int
 cmd_yk(int argc, char **argv)
 {
-	static char name[64];
-	const struct cli_verb *v;
-
-	if (argc >= 2 && (strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "--help") == 0)) {
-		cli_usage(stdout, SYNOPSIS, NULL);
-		for (v = yk_verbs; v->name != NULL; v++)
-			printf("  %-14s %s\n", v->name, v->summary);
-		return EXIT_OK;
-	}
-	for (v = yk_verbs; argc >= 2 && v->name != NULL; v++)
-		if (strcmp(argv[1], v->name) == 0) {
-			snprintf(name, sizeof(name), "yk %s", v->name);
-			cli_verb_name = name;
-			return v->fn(argc - 1, argv + 1);
-		}
-	return cli_usage_error("yk needs one of: wrap, unwrap, info");
+	return cli_dispatch(SYNOPSIS, yk_verbs, argc, argv);
 }

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "certgen.h"
+#include "../pki/certgen.h"
 #include "cli.h"
 #include "hwopts.h"
 #include "keys.h"

@@ -28,7 +28,7 @@ struct key_report {
 	size_t share;              /* share index (0-based) when opened */
 	int by_trial;              /* matched without a certificate */
 	unsigned flags;            /* HW_KEY_* */
-	char x5t_256[SD_X5T_LEN + 1];
+	char x5t_256[SD_X5T_SIZE];
 	char cert_not_after[32];   /* "" when no certificate */
 	size_t dup_of;             /* key index that opened the share first */
 };

@@ -1,106 +1,215 @@
 /*
  * sdtool - custody of Azure Key Vault Managed HSM security domains.
  *
- * main() only dispatches: each verb lives in sdtool/cmd_<verb>.c.
+ * main() only dispatches.  Each verb lives in sdtool/cmd_<verb>.c; the
+ * verbs that need a network, a server or a PDF stack are separate
+ * programs (sdtool-hsm, sdtool-sim, sdtool-paper), executed the way git
+ * runs git-remote-https, so that this binary, the one carried to the
+ * air-gapped laptop, links libcrypto, libsodium and jansson alone.
  */
 #include <errno.h>
-#include <openssl/crypto.h>
-#include <sodium.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "verbs.h"
+#include "config.h"   /* SDTOOL_LIBEXECDIR, made by the Makefile */
 
-static const struct cli_verb verbs[] = {
-	{ "keygen", cmd_keygen, "make RSA wrapping key pairs for the officers" },
-	{ "inspect", cmd_inspect, "show what an SD file says, without secrets" },
-	{ "verify", cmd_verify, "check that every quorum of keys opens an SD file" },
-	{ "restore-blob", cmd_restore_blob,
-	    "re-encrypt an SD file for a recovery-mode HSM's exchange key" },
-	{ "sim", cmd_sim, "a simulated Managed HSM for drills and tests" },
-	{ "escrow", cmd_escrow, "paper escrow sheets of a key, and recovery "
-	    "from paper" },
-	{ "hsm", cmd_hsm, "talk to a Managed HSM: activation download, "
-	    "recovery exchange key, restore-blob upload" },
-	{ "card", cmd_card, "wrapping keys on smartcards and PKCS#11 tokens" },
-	{ "yk", cmd_yk, "wrap key files with a YubiKey's challenge-response" },
-	{ NULL, NULL, NULL }
+/*
+ * A verb of this binary (fn), or one of a helper program (fn NULL), with
+ * the package that ships it.  Helper verbs name their program and the package that ships it; their
+ * synopsis is here so that `sdtool VERB --help` says something useful
+ * even where the helper is not installed.
+ */
+struct verb {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+	const char *helper;
+	const char *package;
+	const char *synopsis;
+};
+
+static const struct verb verbs[] = {
+	{ "keygen", cmd_keygen, "make RSA wrapping key pairs for the officers",
+	    NULL, NULL, NULL },
+	{ "inspect", cmd_inspect, "show what an SD file says, without secrets",
+	    NULL, NULL, NULL },
+	{ "verify", cmd_verify, "check that every quorum of keys opens an SD "
+	    "file", NULL, NULL, NULL },
+	{ "restore-blob", cmd_restore_blob, "re-encrypt an SD file for a "
+	    "recovery-mode HSM's exchange key", NULL, NULL, NULL },
+	{ "card", cmd_card, "wrapping keys on smartcards and PKCS#11 tokens",
+	    NULL, NULL, NULL },
+	{ "yk", cmd_yk, "wrap key files with a YubiKey's challenge-response",
+	    NULL, NULL, NULL },
+	{ "escrow", NULL, "paper escrow sheets of a key, and recovery from "
+	    "paper", "sdtool-paper", "sdtool-paper",
+	    "sdtool escrow print|restore|check [OPTION...]" },
+	{ "hsm", NULL, "talk to a Managed HSM: activation download, recovery "
+	    "exchange key, restore-blob upload", "sdtool-hsm", "sdtool-online",
+	    "sdtool hsm SUBCOMMAND [OPTION...]" },
+	{ "sim", NULL, "a simulated Managed HSM for drills and tests",
+	    "sdtool-sim", "sdtool-sim",
+	    "sdtool sim activate|init-recovery|upload|status|serve [OPTION...]" },
+	{ NULL, NULL, NULL, NULL, NULL, NULL }
 };
 
 static void
 usage(FILE *to)
 {
-	const struct cli_verb *v;
+	const struct verb *v;
 
 	fputs("usage: sdtool VERB [OPTION...] [ARG...]\n"
 	    "       sdtool VERB --help\n"
+	    "       sdtool help VERB\n"
 	    "       sdtool --version\n\nverbs:\n", to);
 	for (v = verbs; v->name != NULL; v++)
 		fprintf(to, "  %-14s %s\n", v->name, v->summary);
 	fputs("\nSee sdtool(1) and sdtool-VERB(1).\n", to);
 }
 
-/* Secrets must not reach a core file or a debugger attached later. */
-static void
-harden_process(void)
+/*
+ * Where a helper may be: beside this binary (a build tree, or a
+ * self-contained install), then the install's libexec directory.  Never
+ * through $PATH: a program found there could be anyone's.
+ */
+static int
+helper_path(const char *prog, char *buf, size_t size, char *looked,
+    size_t looked_size)
 {
-	struct rlimit rl = { 0, 0 };
+	char self[PATH_MAX], *slash;
+	const char *dirs[2];
+	struct stat st;
+	ssize_t n;
+	size_t i, used = 0;
 
-	(void)setrlimit(RLIMIT_CORE, &rl);
-	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	looked[0] = '\0';
+	dirs[0] = NULL;
+	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) > 0) {
+		self[n] = '\0';
+		if ((slash = strrchr(self, '/')) != NULL) {
+			*slash = '\0';
+			dirs[0] = self;
+		}
+	}
+	dirs[1] = SDTOOL_LIBEXECDIR;
+	for (i = 0; i < 2; i++) {
+		if (dirs[i] == NULL)
+			continue;
+		if (snprintf(buf, size, "%s/%s", dirs[i], prog) >= (int)size)
+			continue;
+		if (stat(buf, &st) == 0 && S_ISREG(st.st_mode) &&
+		    access(buf, X_OK) == 0)
+			return 0;
+		if (used < looked_size)
+			used += (size_t)snprintf(looked + used, looked_size -
+			    used, "%s%s", used ? ", " : "", buf);
+	}
+	return -1;
 }
 
-/* A full disk or closed pipe must not look like success. */
 static int
-finish_stdout(int status)
+wants_help(int argc, char **argv)
 {
-	if (fflush(stdout) != 0 || ferror(stdout)) {
-		fprintf(stderr, "sdtool: error writing to standard output: %s\n",
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* argv[0] is the verb; the helper gets its own path, then the rest. */
+static int
+run_helper(const struct verb *v, int argc, char **argv)
+{
+	char path[PATH_MAX], looked[2 * PATH_MAX + 8];
+
+	if (helper_path(v->helper, path, sizeof(path), looked,
+	    sizeof(looked)) != 0) {
+		if (wants_help(argc, argv)) {
+			printf("usage: %s\n\n%s.\n", v->synopsis, v->summary);
+			cli_warn("%s is not installed (looked for %s): install "
+			    "the package %s for this verb; see sdtool-%s(1)",
+			    v->helper, looked, v->package, v->name);
+			return EXIT_OK;
+		}
+		cli_error("this verb needs %s, which is not installed (looked "
+		    "for %s): install the package %s", v->helper, looked,
+		    v->package);
+		return EXIT_FAIL;
+	}
+	if (fflush(stdout) != 0) {
+		cli_error("error writing to standard output: %s",
 		    strerror(errno));
 		return EXIT_FAIL;
 	}
-	if (fclose(stdout) != 0 && errno != EBADF) {
-		fprintf(stderr, "sdtool: error closing standard output: %s\n",
-		    strerror(errno));
-		return EXIT_FAIL;
-	}
-	return status;
+	argv[0] = path;
+	execv(path, argv);
+	cli_error("cannot run %s: %s", path, strerror(errno));
+	return EXIT_FAIL;
+}
+
+static const struct verb *
+find_verb(const char *name)
+{
+	const struct verb *v;
+
+	for (v = verbs; v->name != NULL; v++)
+		if (strcmp(name, v->name) == 0)
+			return v;
+	return NULL;
 }
 
 int
 main(int argc, char **argv)
 {
-	const struct cli_verb *v;
+	const struct verb *v;
+	char *help_argv[3];
 
-	harden_process();
-	if (sodium_init() < 0) {
-		fputs("sdtool: libsodium failed to initialize\n", stderr);
+	if (cli_process_start("sdtool") != 0)
 		return EXIT_FAIL;
-	}
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "help") == 0) {
+	    (strcmp(argv[1], "help") == 0 && argc == 2)) {
 		usage(stdout);
-		return finish_stdout(EXIT_OK);
+		return cli_finish_stdout(EXIT_OK);
 	}
 	if (strcmp(argv[1], "--version") == 0) {
 		printf("sdtool %s\n", SDTOOL_VERSION);
-		return finish_stdout(EXIT_OK);
+		return cli_finish_stdout(EXIT_OK);
 	}
-	for (v = verbs; v->name != NULL; v++) {
-		if (strcmp(argv[1], v->name) == 0) {
-			cli_verb_name = v->name;
-			return finish_stdout(v->fn(argc - 1, argv + 1));
+	/* `sdtool help VERB` is `sdtool VERB --help` */
+	if (strcmp(argv[1], "help") == 0) {
+		if ((v = find_verb(argv[2])) == NULL) {
+			fprintf(stderr, "sdtool: unknown verb '%s'\n", argv[2]);
+			usage(stderr);
+			return EXIT_USAGE;
 		}
+		help_argv[0] = (char *)v->name;
+		help_argv[1] = "--help";
+		help_argv[2] = NULL;
+		argc = 3;
+		argv = help_argv - 1;
 	}
-	fprintf(stderr, "sdtool: unknown verb '%s'\n", argv[1]);
-	usage(stderr);
-	return EXIT_USAGE;
+	if ((v = find_verb(argv[1])) == NULL) {
+		fprintf(stderr, "sdtool: unknown verb '%s'\n", argv[1]);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	cli_verb_name = v->name;
+	if (v->fn == NULL)
+		return run_helper(v, argc - 1, argv + 1);
+	return cli_finish_stdout(v->fn(argc - 1, argv + 1));
 }

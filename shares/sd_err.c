@@ -25,6 +25,7 @@ sd_strerror(int code)
 	case SD_ERR_IO: return "input/output error";
 	case SD_ERR_QUORUM: return "not enough shares for the quorum";
 	case SD_ERR_LIMIT: return "input too large";
+	case SD_ERR_EXISTS: return "already exists; not overwriting it";
 	}
 	return "unknown error";
 }

@@ -28,9 +28,10 @@ enum sd_errcode {
 	SD_ERR_KEY = -11,         /* a key or certificate could not be loaded */
 	SD_ERR_PASSPHRASE = -12,  /* wrong passphrase, or none could be obtained */
 	SD_ERR_KEY_MISMATCH = -13,/* private key and certificate do not belong together */
-	SD_ERR_IO = -14,          /* reading a file failed (hw/ only) */
+	SD_ERR_IO = -14,          /* reading or writing a file failed */
 	SD_ERR_QUORUM = -15,      /* fewer shares than the quorum requires */
 	SD_ERR_LIMIT = -16,       /* input larger than we accept */
+	SD_ERR_EXISTS = -17,      /* an output file exists: never overwritten */
 };
 
 /* Human-readable detail of the last error; msg is always NUL-terminated. */

@@ -280,7 +280,7 @@ b64url_val(char c)
  * is comparing the digest.
  */
 static int
-check_x5t(const json_t *s, const char *path, char out[static SD_X5T_LEN + 1],
+check_x5t(const json_t *s, const char *path, char out[static SD_X5T_SIZE],
     struct sd_err *e)
 {
 	const char *x = json_string_value(s);
@@ -911,7 +911,7 @@ sd_blob_serialize(const struct sd_blob *b, char **json, struct sd_err *e)
 }
 
 int
-sd_x5t256(const uint8_t *der, size_t der_len, char out[static SD_X5T_LEN + 1])
+sd_x5t256(const uint8_t *der, size_t der_len, char out[static SD_X5T_SIZE])
 {
 	uint8_t md[EVP_MAX_MD_SIZE];
 	unsigned int md_len = 0;
@@ -921,7 +921,7 @@ sd_x5t256(const uint8_t *der, size_t der_len, char out[static SD_X5T_LEN + 1])
 	if (EVP_Digest(der, der_len, md, &md_len, EVP_sha256(), NULL) != 1 ||
 	    md_len != 32)
 		return SD_ERR_CRYPTO;
-	sodium_bin2base64(out, SD_X5T_LEN + 1, md, md_len,
+	sodium_bin2base64(out, SD_X5T_SIZE, md, md_len,
 	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 	return 0;
 }

@@ -33,6 +33,7 @@
 #define SD_MAX_DATA       64           /* data items we accept */
 #define SD_MAX_FILE_LEN   (64u << 20)  /* largest SD file or blob we read */
 #define SD_X5T_LEN        43           /* base64url of SHA-256, no padding */
+#define SD_X5T_SIZE       (SD_X5T_LEN + 1)   /* with its NUL */
 #define SD_SECRET_LEN     32           /* master secret */
 #define SD_SHARE_LEN      64           /* decrypted share: 32 words */
 
@@ -50,7 +51,7 @@ struct sd_enc_data {
 
 struct sd_share_entry {
 	char *enc_key;      /* compact JWE as in the file */
-	char x5t_256[SD_X5T_LEN + 1];
+	char x5t_256[SD_X5T_SIZE];
 	struct jwe *jwe;    /* parsed: alg RSA-OAEP-256, enc A256CBC-HS512 */
 };
 
@@ -96,7 +97,7 @@ void sd_blob_free(struct sd_blob *b);
 
 /* x5t_256 of a DER certificate: base64url(SHA-256(der)), no padding. */
 int sd_x5t256(const uint8_t *der, size_t der_len,
-    char out[static SD_X5T_LEN + 1]) SD_WUR;
+    char out[static SD_X5T_SIZE]) SD_WUR;
 
 /*
  * The exchange key reply of a recovery-mode HSM (GET /securitydomain/upload):

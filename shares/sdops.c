@@ -210,7 +210,7 @@ sd_blob_build(const struct sd_enc_data *src, struct sd_secret *const *pts,
 	    (r = jwe_parse(b->wrapped.enc_key, strlen(b->wrapped.enc_key),
 	    &b->wrapped.jwe, e)) != 0)
 		goto out;
-	memcpy(b->wrapped.x5t_256, exchange_x5t256, SD_X5T_LEN + 1);
+	memcpy(b->wrapped.x5t_256, exchange_x5t256, SD_X5T_SIZE);
 	*out = b;
 	b = NULL;
 	r = 0;
@@ -297,7 +297,7 @@ sd_file_build(const struct sd_secret *master, const char *const *tags,
 			sd_err_prefix(e, r, "share %zu", i);
 			goto out;
 		}
-		memcpy(ent->x5t_256, rcpt[i].x5t_256, SD_X5T_LEN + 1);
+		memcpy(ent->x5t_256, rcpt[i].x5t_256, SD_X5T_SIZE);
 	}
 	if ((r = enc_data_build(master, tags, pts, n_data, rng, &sd->data,
 	    e)) != 0)

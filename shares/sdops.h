@@ -69,7 +69,7 @@ int sd_blob_open(const struct sd_blob *b, const struct sd_decryptor *dec,
 
 struct sd_recipient {
 	EVP_PKEY *pub;                     /* RSA public key of the certificate */
-	char x5t_256[SD_X5T_LEN + 1];
+	char x5t_256[SD_X5T_SIZE];
 };
 
 /*

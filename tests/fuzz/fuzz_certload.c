@@ -1,6 +1,6 @@
 /*
- * fuzz_certload - the certificate loaders (hw/cert.c): hw_cert_load (PEM
- * or DER, DER filling the file exactly) and hw_exchange_cert_load (a
+ * fuzz_certload - the certificate loaders (pki/cert.c): pki_cert_load (PEM
+ * or DER, DER filling the file exactly) and pki_exchange_cert_load (a
  * certificate or a transfer-key reply, RSA-2048 or more).  They read
  * files, so the input is written to a memory file (memfd) once per run
  * and loaded through /proc/self/fd: the same code path as a real file,
@@ -15,7 +15,7 @@
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
-#include "../../hw/key.h"
+#include "../../pki/cert.h"
 
 static int mfd = -1;
 static char mpath[64];
@@ -38,18 +38,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	X509 *x = NULL;
 	int r;
 
-	if (size > HW_MAX_KEY_FILE)
+	if (size > PKI_MAX_CERT_FILE)
 		return 0;
 	if (ftruncate(mfd, 0) == -1 || (size > 0 &&
 	    pwrite(mfd, data, size, 0) != (ssize_t)size))
 		abort();
-	r = hw_cert_load(mpath, &x, &e);
+	r = pki_cert_load(mpath, &x, &e);
 	fuzz_check_result(r, &e);
 	FUZZ_CHECK((r == 0) == (x != NULL));
 	X509_free(x);
 	x = NULL;
 	sd_err_clear(&e);
-	r = hw_exchange_cert_load(mpath, &x, &e);
+	r = pki_exchange_cert_load(mpath, &x, &e);
 	fuzz_check_result(r, &e);
 	FUZZ_CHECK((r == 0) == (x != NULL));
 	X509_free(x);

@@ -29,6 +29,7 @@
 #include "../../hw/key.h"
 #include "../../shares/jwe.h"
 #include "../../shares/sdops.h"
+#include "../../sys/file.h"
 
 #define PASS "correct horse battery"
 
@@ -534,20 +535,20 @@ test_read_file(void **state)
 	(void)state;
 	memset(big, 'A', sizeof(big));
 	write_bytes(tpath("big"), big, sizeof(big));
-	assert_int_equal(hw_read_file(tpath("big"), 2048, &buf, &len, &e), 0);
+	assert_int_equal(sys_read_file(tpath("big"), 2048, &buf, &len, &e), 0);
 	assert_int_equal(len, 2048);
 	assert_int_equal(buf[2048], '\0');
 	free(buf);
-	assert_int_equal(hw_read_file(tpath("big"), 2047, &buf, &len, &e),
+	assert_int_equal(sys_read_file(tpath("big"), 2047, &buf, &len, &e),
 	    SD_ERR_LIMIT);
 	assert_null(buf);
 	assert_int_equal(len, 0);
 	/* a FIFO is refused at once rather than waited on */
 	assert_int_equal(mkfifo(tpath("fifo"), 0600), 0);
-	assert_int_equal(hw_read_file(tpath("fifo"), 2048, &buf, &len, &e),
+	assert_int_equal(sys_read_file(tpath("fifo"), 2048, &buf, &len, &e),
 	    SD_ERR_IO);
 	assert_non_null(strstr(e.msg, "not a regular file"));
-	assert_int_equal(hw_read_file(tmpdir, 2048, &buf, &len, &e), SD_ERR_IO);
+	assert_int_equal(sys_read_file(tmpdir, 2048, &buf, &len, &e), SD_ERR_IO);
 	assert_non_null(strstr(e.msg, "is a directory"));
 }
 
@@ -607,7 +608,7 @@ test_decrypt_other_key(void **state)
 
 	(void)state;
 	/* encrypted to mismatch.cer's key, decrypted by another key */
-	assert_int_equal(hw_cert_load(tpath("mismatch.cer"), &x, &e), 0);
+	assert_int_equal(pki_cert_load(tpath("mismatch.cer"), &x, &e), 0);
 	assert_int_equal(rsa_oaep256_encrypt(X509_get0_pubkey(x), msg,
 	    sizeof(msg), &ct, &ct_len, &e), 0);
 	k = open_expect(tpath("pkcs1.pem"), NULL, 0, NULL);
@@ -624,26 +625,26 @@ static void
 test_cert_load(void **state)
 {
 	struct sd_err e = { "" };
-	char x5t[SD_X5T_LEN + 1], x5t_der[SD_X5T_LEN + 1];
+	char x5t[SD_X5T_SIZE], x5t_der[SD_X5T_SIZE];
 	X509 *x = (X509 *)&e, *y = NULL;
 
 	(void)state;
-	assert_int_equal(hw_cert_load(tpath("pkcs1.cer"), &x, &e), 0);
-	assert_int_equal(hw_cert_load(tpath("p8.cer"), &y, &e), 0);
-	assert_int_equal(hw_cert_x5t256(x, x5t), 0);
-	assert_int_equal(hw_cert_x5t256(y, x5t_der), 0);
+	assert_int_equal(pki_cert_load(tpath("pkcs1.cer"), &x, &e), 0);
+	assert_int_equal(pki_cert_load(tpath("p8.cer"), &y, &e), 0);
+	assert_int_equal(pki_cert_x5t256(x, x5t), 0);
+	assert_int_equal(pki_cert_x5t256(y, x5t_der), 0);
 	assert_string_equal(x5t, x5t_der);   /* PEM and DER: same certificate */
 	X509_free(x);
 	X509_free(y);
 	x = (X509 *)&e;
-	assert_int_equal(hw_cert_load(tpath("garbage.key"), &x, &e),
+	assert_int_equal(pki_cert_load(tpath("garbage.key"), &x, &e),
 	    SD_ERR_KEY);
 	assert_null(x);
-	assert_int_equal(hw_cert_load(tpath("absent"), &x, &e), SD_ERR_IO);
+	assert_int_equal(pki_cert_load(tpath("absent"), &x, &e), SD_ERR_IO);
 	if (vectors() == NULL)
 		return;
-	assert_int_equal(hw_cert_load(vpath("keys/sd1.cer"), &x, &e), 0);
-	assert_int_equal(hw_cert_x5t256(x, x5t), 0);
+	assert_int_equal(pki_cert_load(vpath("keys/sd1.cer"), &x, &e), 0);
+	assert_int_equal(pki_cert_x5t256(x, x5t), 0);
 	assert_string_equal(x5t, "vODZF4xDVWHyFob2nfI5Li1MPOmEhVJqlnojTK_HuYg");
 	X509_free(x);
 }
@@ -655,7 +656,7 @@ check_exchange(const char *path)
 	X509 *x = (X509 *)&e;
 	int r;
 
-	if ((r = hw_exchange_cert_load(path, &x, &e)) != 0)
+	if ((r = pki_exchange_cert_load(path, &x, &e)) != 0)
 		fail_msg("%s: %d %s", path, r, e.msg);
 	assert_non_null(x);
 	assert_true(EVP_PKEY_is_a(X509_get0_pubkey(x), "RSA"));
@@ -691,7 +692,7 @@ test_exchange_tampered(void **state)
 	n += 8;
 	*n = *n == 'A' ? 'B' : 'A';
 	write_bytes(tpath("tampered.json"), json, len);
-	assert_int_equal(hw_exchange_cert_load(tpath("tampered.json"), &x, &e),
+	assert_int_equal(pki_exchange_cert_load(tpath("tampered.json"), &x, &e),
 	    SD_ERR_KEY_MISMATCH);
 	assert_null(x);
 	assert_non_null(strstr(e.msg, "transfer key's n/e do not match its "
@@ -708,13 +709,13 @@ test_exchange_cert_files(void **state)
 	(void)state;
 	check_exchange(tpath("pkcs1.cer"));   /* PEM */
 	check_exchange(tpath("p8.cer"));      /* DER */
-	assert_int_equal(hw_exchange_cert_load(tpath("rsa1024.cer"), &x, &e),
+	assert_int_equal(pki_exchange_cert_load(tpath("rsa1024.cer"), &x, &e),
 	    SD_ERR_KEY);
 	assert_non_null(strstr(e.msg, "RSA-1024"));
-	assert_int_equal(hw_exchange_cert_load(tpath("garbage.key"), &x, &e),
+	assert_int_equal(pki_exchange_cert_load(tpath("garbage.key"), &x, &e),
 	    SD_ERR_KEY);
 	write_str(tpath("notjwk.json"), " {\"key_format\":\"jwk\"}");
-	assert_int_not_equal(hw_exchange_cert_load(tpath("notjwk.json"), &x,
+	assert_int_not_equal(pki_exchange_cert_load(tpath("notjwk.json"), &x,
 	    &e), 0);
 	assert_null(x);
 }

@@ -68,7 +68,7 @@ load_cert(const char *rel)
 	X509 *x = NULL;
 
 	snprintf(path, sizeof(path), "%s/%s", vectors(), rel);
-	assert_int_equal(hw_cert_load(path, &x, &e), 0);
+	assert_int_equal(pki_cert_load(path, &x, &e), 0);
 	return x;
 }
 
@@ -257,11 +257,11 @@ test_certset_refused(void **state)
 	assert_int_equal(bad, 1);
 	assert_non_null(strstr(e.msg, "RSA-1024"));
 	c[1] = ec;
-	assert_int_equal(mhsm_certs_check(c, 3, 2, &bad, &other, &e),
+	assert_int_equal(pki_certset_check(c, 3, 2, &bad, &other, &e),
 	    SD_ERR_KEY);
 	assert_int_equal(bad, 1);
 	c[1] = c[0];                 /* the same certificate twice */
-	assert_int_equal(mhsm_certs_check(c, 3, 2, &bad, &other, &e),
+	assert_int_equal(pki_certset_check(c, 3, 2, &bad, &other, &e),
 	    SD_ERR_ARG);
 	assert_int_equal(bad, 1);
 	assert_int_equal(other, 0);
@@ -405,14 +405,14 @@ test_exchange_cert(void **state)
 {
 	struct sd_err e = { "" };
 	X509 *x = NULL;
-	char *body, x5t[SD_X5T_LEN + 1], *obj;
+	char *body, x5t[SD_X5T_SIZE], *obj;
 	size_t len;
 	json_t *root, *jwk;
 
 	(void)state;
 	body = read_vec("2023-05/transfer_key_response.json", &len);
 	assert_int_equal(mhsm_exchange_cert(body, len, &x, &e), 0);
-	assert_int_equal(hw_cert_x5t256(x, x5t), 0);
+	assert_int_equal(pki_cert_x5t256(x, x5t), 0);
 	assert_string_equal(x5t, "31MlAINlbWjfth0F2I-ZiEhhmd4L04jeVaS315GEgWU");
 	X509_free(x);
 	/* the JWK as an object instead of a string */

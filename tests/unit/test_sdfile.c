@@ -318,7 +318,7 @@ test_transfer_key(void **state)
 	uint8_t *der, *n, *ex, *der2, *n2, *ex2;
 	size_t der_len, n_len, ex_len, der2_len, n2_len, ex2_len, k;
 	const unsigned char *p;
-	char rel[64], *buf, x5t[SD_X5T_LEN + 1];
+	char rel[64], *buf, x5t[SD_X5T_SIZE];
 	BIGNUM *cn = NULL, *ce = NULL, *jn, *je;
 	EVP_PKEY *pk;
 	X509 *x;
@@ -522,7 +522,7 @@ test_x5t256(void **state)
 		{ "certs/cert_1.cer", "2022-08" },
 		{ "keys/sd3.cer", "2020-09" },
 	};
-	char x5t[SD_X5T_LEN + 1];
+	char x5t[SD_X5T_SIZE];
 	uint8_t *der;
 	size_t len, k, i;
 

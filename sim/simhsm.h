@@ -6,16 +6,16 @@
  *
  * No printing and no exiting here: 0 or a negative SD_ERR_* with the
  * detail in struct sd_err, so that the command line reports it on stderr
- * and the server in an HTTP reply.  (certgen's key generation is the one
- * exception: it prints progress dots when asked to.)
+ * and the server in an HTTP reply.  Progress of the key generation goes to
+ * the caller's tick function.
  *
  * The state directory holds SIMULATED-HSM (the mark), state.json (see
  * sdtool-sim(1)), and, after the first init-recovery, exchange.key and
  * exchange.cer.  The simulated HSM keeps the SHA-256 of each data item it
  * activated, never the master secret.
  */
-#ifndef SDTOOL_SIMHSM_H
-#define SDTOOL_SIMHSM_H
+#ifndef SD_SIM_SIMHSM_H
+#define SD_SIM_SIMHSM_H
 
 #include <stddef.h>
 #include <sys/types.h>
@@ -25,6 +25,7 @@
 
 #include "../shares/sd_err.h"
 #include "../shares/sdfile.h"
+#include "../pki/certgen.h"
 
 #define SIMHSM_MARKER     "SIMULATED-HSM"
 #define SIMHSM_STATE      "state.json"
@@ -34,14 +35,6 @@
 
 /* DIR/NAME, malloc'd; NULL when out of memory. */
 char *simhsm_path(const char *dir, const char *name);
-
-/*
- * Write len bytes to path atomically: a temporary file beside it (mode,
- * fsync'd), then renamed over path when replace is set, else linked to
- * path, failing if path exists (SD_ERR_IO, "already exists").
- */
-int simhsm_write_file(const char *path, const void *buf, size_t len,
-    mode_t mode, int replace, struct sd_err *e) SD_WUR;
 
 /*
  * Create DIR (mode 0700) if needed and mark it simulated.  Refuses a
@@ -70,7 +63,7 @@ int simhsm_load(const char *dir, json_t **state, struct sd_err *e) SD_WUR;
 typedef int (*simhsm_deliver_fn)(void *ctx, const char *sd_json, size_t len);
 
 /*
- * Activate: check the certificates as the service does (mhsm_certs_check:
+ * Activate: check the certificates as the service does (pki_certset_check:
  * messages name "certificate #I"), draw a master secret and the data
  * items, build the SD file, hand it to deliver, then record the state
  * ("active").  *state (may be NULL) receives the new state.
@@ -84,7 +77,8 @@ int simhsm_activate(const char *dir, X509 *const *certs, size_t n,
  * (progress dots on stderr when progress is set), keep it, and return its
  * certificate; the state becomes "recovery".
  */
-int simhsm_init_recovery(const char *dir, int progress, X509 **cert,
+int simhsm_init_recovery(const char *dir, certgen_tick_fn progress,
+    void *progress_ctx, X509 **cert,
     struct sd_err *e) SD_WUR;
 
 /*

@@ -22,8 +22,8 @@
 #include <sodium.h>
 #include <zbar.h>
 
-#include "cli.h"
-#include "escrow_sheet.h"
+#include "../sdtool/cli.h"
+#include "sheet.h"
 
 #define SANS "DejaVu Sans"
 #define MONO "DejaVu Sans Mono"

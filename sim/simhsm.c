@@ -17,8 +17,9 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include "certgen.h"
+#include "../pki/certgen.h"
 #include "simhsm.h"
+#include "../sys/file.h"
 #include "../hw/key.h"
 #include "../net/mhsm.h"
 #include "../shares/sdops.h"
@@ -59,90 +60,6 @@ now_iso(char *buf, size_t size)
 	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static void
-sha256_hex(const uint8_t *p, size_t len, char hex[65])
-{
-	uint8_t md[32];
-	size_t i;
-
-	EVP_Digest(p, len, md, NULL, EVP_sha256(), NULL);
-	for (i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-}
-
-int
-simhsm_write_file(const char *path, const void *buf, size_t len, mode_t mode,
-    int replace, struct sd_err *e)
-{
-	char *copy = NULL, *base = NULL, *tmp = NULL;
-	const uint8_t *p = buf;
-	size_t off = 0;
-	ssize_t n;
-	int fd = -1, r = SD_ERR_INTERNAL;
-
-	if ((copy = strdup(path)) == NULL || (base = strdup(path)) == NULL ||
-	    asprintf(&tmp, "%s/.%s.XXXXXX", dirname(copy), basename(base)) ==
-	    -1) {
-		tmp = NULL;
-		r = sd_err_set(e, SD_ERR_ALLOC, "out of memory");
-		goto out;
-	}
-	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1) {
-		r = sd_err_set(e, SD_ERR_IO, "%s: cannot create a temporary "
-		    "file beside it: %s", path, strerror(errno));
-		free(tmp);
-		tmp = NULL;
-		goto out;
-	}
-	if (fchmod(fd, mode) == -1) {
-		r = sd_err_set(e, SD_ERR_IO, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	while (off < len) {
-		if ((n = write(fd, p + off, len - off)) == -1) {
-			if (errno == EINTR)
-				continue;
-			r = sd_err_set(e, SD_ERR_IO, "%s: %s", path,
-			    strerror(errno));
-			goto out;
-		}
-		off += (size_t)n;
-	}
-	if (fsync(fd) == -1 || close(fd) == -1) {
-		fd = -1;
-		r = sd_err_set(e, SD_ERR_IO, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	fd = -1;
-	if (replace) {
-		if (rename(tmp, path) == -1) {
-			r = sd_err_set(e, SD_ERR_IO, "%s: %s", path,
-			    strerror(errno));
-			goto out;
-		}
-	} else {
-		if (link(tmp, path) == -1) {
-			r = sd_err_set(e, SD_ERR_IO, errno == EEXIST ?
-			    "%s: already exists; not overwriting it" : "%s: %s",
-			    path, strerror(errno));
-			goto out;
-		}
-		unlink(tmp);
-	}
-	free(tmp);
-	tmp = NULL;
-	r = 0;
- out:
-	if (fd != -1)
-		close(fd);
-	if (tmp != NULL)
-		unlink(tmp);
-	free(tmp);
-	free(copy);
-	free(base);
-	return r;
-}
-
 int
 simhsm_is_activated(const char *dir)
 {
@@ -176,8 +93,8 @@ simhsm_prepare(const char *dir, int refuse_activated, struct sd_err *e)
 		goto out;
 	}
 	if (stat(marker, &st) == -1 &&
-	    (r = simhsm_write_file(marker, marker_text, strlen(marker_text),
-	    0644, 0, e)) != 0)
+	    (r = sys_write_new_file(marker, marker_text, strlen(marker_text),
+	    0644, e)) != 0)
 		goto out;
 	r = 0;
  out:
@@ -235,7 +152,7 @@ state_save(const char *dir, json_t *state, struct sd_err *e)
 		r = sd_err_set(e, SD_ERR_ALLOC, "out of memory");
 		goto out;
 	}
-	r = simhsm_write_file(path, text, strlen(text), 0600, 1, e);
+	r = sys_replace_file(path, text, strlen(text), 0600, e);
  out:
 	free(text);
 	free(path);
@@ -258,7 +175,7 @@ simhsm_activate(const char *dir, X509 *const *certs, size_t n,
 
 	if (state_out != NULL)
 		*state_out = NULL;
-	if ((r = mhsm_certs_check(certs, n, quorum, &bad, &other, e)) != 0) {
+	if ((r = pki_certset_check(certs, n, quorum, &bad, &other, e)) != 0) {
 		if (bad < n && other < n)
 			sd_err_set(e, r, "certificate #%zu: the same certificate "
 			    "as #%zu; each officer needs their own", bad + 1,
@@ -269,7 +186,7 @@ simhsm_activate(const char *dir, X509 *const *certs, size_t n,
 	}
 	for (i = 0; i < n; i++) {
 		rcpt[i].pub = X509_get0_pubkey(certs[i]);
-		if ((r = hw_cert_x5t256(certs[i], rcpt[i].x5t_256)) != 0) {
+		if ((r = pki_cert_x5t256(certs[i], rcpt[i].x5t_256)) != 0) {
 			sd_err_set(e, r, "certificate #%zu: cannot encode it",
 			    i + 1);
 			goto out;
@@ -314,7 +231,7 @@ simhsm_activate(const char *dir, X509 *const *certs, size_t n,
 	json_object_set_new(state, "certificates", arr);
 	arr = json_array();
 	for (i = 0; i < N_ITEMS; i++) {
-		sha256_hex(pts[i]->p, pts[i]->len, hex);
+		pki_sha256_hex(pts[i]->p, pts[i]->len, hex);
 		o = json_object();
 		json_object_set_new(o, "tag", json_string(tags[i]));
 		json_object_set_new(o, "size", json_integer((json_int_t)pts[i]->len));
@@ -340,13 +257,14 @@ simhsm_activate(const char *dir, X509 *const *certs, size_t n,
 }
 
 int
-simhsm_init_recovery(const char *dir, int progress, X509 **cert_out,
+simhsm_init_recovery(const char *dir, certgen_tick_fn progress,
+    void *progress_ctx, X509 **cert_out,
     struct sd_err *e)
 {
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL;
 	char *key_path = NULL, *cert_path = NULL, *pem = NULL, *key_pem = NULL;
-	char x5t[SD_X5T_LEN + 1];
+	char x5t[SD_X5T_SIZE];
 	size_t pem_len, key_len = 0;
 	json_t *state = NULL;
 	int r = SD_ERR_INTERNAL;
@@ -361,24 +279,24 @@ simhsm_init_recovery(const char *dir, int progress, X509 **cert_out,
 	}
 	if (json_object_get(state, "exchange_key_x5t_256") != NULL) {
 		/* Like the service: recovery mode keeps one exchange key. */
-		if ((r = hw_cert_load(cert_path, &cert, e)) != 0)
+		if ((r = pki_cert_load(cert_path, &cert, e)) != 0)
 			goto out;
 	} else {
-		if (certgen_rsa(4096, progress, &key) != 0 ||
-		    certgen_selfsigned(key, "CN=Simulated Managed HSM exchange "
-		    "key,O=sdtool sim", 30, &cert) != 0 ||
-		    certgen_key_pem(key, NULL, &key_pem, &key_len) != 0 ||
-		    certgen_cert_pem(cert, &pem, &pem_len) != 0) {
-			r = sd_err_set(e, SD_ERR_CRYPTO, "making the exchange key "
-			    "failed");
+		if ((r = certgen_rsa(4096, progress, progress_ctx, &key,
+		    e)) != 0 ||
+		    (r = certgen_selfsigned(key, "CN=Simulated Managed HSM "
+		    "exchange key,O=sdtool sim", 30, &cert, e)) != 0 ||
+		    (r = certgen_key_pem(key, NULL, &key_pem, &key_len, e)) !=
+		    0 || (r = certgen_cert_pem(cert, &pem, &pem_len, e)) != 0) {
+			sd_err_prefix(e, r, "making the exchange key");
 			goto out;
 		}
-		if ((r = simhsm_write_file(key_path, key_pem, key_len, 0600, 0,
-		    e)) != 0 || (r = simhsm_write_file(cert_path, pem, pem_len,
-		    0644, 0, e)) != 0)
+		if ((r = sys_write_new_file(key_path, key_pem, key_len, 0600,
+		    e)) != 0 || (r = sys_write_new_file(cert_path, pem, pem_len,
+		    0644, e)) != 0)
 			goto out;
 	}
-	if ((r = hw_cert_x5t256(cert, x5t)) != 0) {
+	if ((r = pki_cert_x5t256(cert, x5t)) != 0) {
 		sd_err_set(e, r, "the exchange certificate cannot be encoded");
 		goto out;
 	}
@@ -425,7 +343,7 @@ check_restored(const json_t *state, const struct sd_blob *b,
 			return sd_err_set(e, SD_ERR_AUTH, "%s: refused: data item "
 			    "\"%s\" is missing from the blob", what,
 			    tag ? tag : "?");
-		sha256_hex(pts[j]->p, pts[j]->len, hex);
+		pki_sha256_hex(pts[j]->p, pts[j]->len, hex);
 		if (sha == NULL || strcmp(hex, sha) != 0)
 			return sd_err_set(e, SD_ERR_AUTH, "%s: refused: data item "
 			    "\"%s\" differs from what was activated (SHA-256 %s)",

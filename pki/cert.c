@@ -1,9 +1,8 @@
 /*
- * cert.c - certificates and exchange keys: the parts of hw/ that touch no
- * secret.  (hw_read_file lives in key_file.c, beside its variant that reads
- * key files into guarded memory.)
+ * cert.c - certificates and exchange keys (see cert.h).
  */
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,9 +13,9 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "key.h"
+#include "cert.h"
+#include "../sys/file.h"
 
-#define HW_MIN_RSA_BITS 2048
 
 /* First byte that is not white space, or '\0'. */
 static int
@@ -36,8 +35,8 @@ first_nonspace(const char *buf, size_t len)
  * DER, which must fill the buffer exactly (trailing bytes mean it is
  * something else that merely starts like a certificate).
  */
-static X509 *
-cert_from_buf(const char *buf, size_t len)
+X509 *
+pki_cert_from_buf(const char *buf, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)buf;
 	BIO *bio;
@@ -61,7 +60,7 @@ cert_from_buf(const char *buf, size_t len)
 }
 
 int
-hw_cert_load(const char *path, X509 **out, struct sd_err *e)
+pki_cert_load(const char *path, X509 **out, struct sd_err *e)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -69,11 +68,11 @@ hw_cert_load(const char *path, X509 **out, struct sd_err *e)
 	int r = SD_ERR_INTERNAL;
 
 	if (out == NULL)
-		return sd_err_set(e, SD_ERR_ARG, "hw_cert_load: no output");
+		return sd_err_set(e, SD_ERR_ARG, "pki_cert_load: no output");
 	*out = NULL;
-	if ((r = hw_read_file(path, HW_MAX_KEY_FILE, &buf, &len, e)) != 0)
+	if ((r = sys_read_file(path, PKI_MAX_CERT_FILE, &buf, &len, e)) != 0)
 		goto out;
-	if ((x = cert_from_buf(buf, len)) == NULL) {
+	if ((x = pki_cert_from_buf(buf, len)) == NULL) {
 		r = sd_err_set(e, SD_ERR_KEY, "%s: not an X.509 certificate "
 		    "(PEM or DER)", path);
 		goto out;
@@ -88,8 +87,41 @@ hw_cert_load(const char *path, X509 **out, struct sd_err *e)
 	return r;
 }
 
+void
+pki_sha256_hex(const void *p, size_t len, char hex[static 65])
+{
+	static const char digits[] = "0123456789abcdef";
+	uint8_t md[32];
+	size_t i;
+
+	EVP_Digest(p, len, md, NULL, EVP_sha256(), NULL);
+	for (i = 0; i < 32; i++) {
+		hex[2 * i] = digits[md[i] >> 4];
+		hex[2 * i + 1] = digits[md[i] & 15];
+	}
+	hex[64] = '\0';
+}
+
 int
-hw_cert_x5t256(X509 *cert, char out[static SD_X5T_LEN + 1])
+pki_cert_sha256_colon(X509 *cert, char out[static 96])
+{
+	static const char digits[] = "0123456789ABCDEF";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0, i;
+
+	out[0] = '\0';
+	if (X509_digest(cert, EVP_sha256(), md, &n) != 1 || n != 32)
+		return SD_ERR_CRYPTO;
+	for (i = 0; i < n; i++) {
+		out[3 * i] = digits[md[i] >> 4];
+		out[3 * i + 1] = digits[md[i] & 15];
+		out[3 * i + 2] = i + 1 < n ? ':' : '\0';
+	}
+	return 0;
+}
+
+int
+pki_cert_x5t256(X509 *cert, char out[static SD_X5T_SIZE])
 {
 	unsigned char *der = NULL;
 	int len, r;
@@ -104,7 +136,7 @@ hw_cert_x5t256(X509 *cert, char out[static SD_X5T_LEN + 1])
 	return r;
 }
 
-/* An RSA public key of HW_MIN_RSA_BITS or more, or SD_ERR_KEY. */
+/* An RSA public key of PKI_MIN_RSA_BITS or more, or SD_ERR_KEY. */
 static int
 check_rsa_pub(X509 *cert, const char *path, struct sd_err *e)
 {
@@ -117,10 +149,10 @@ check_rsa_pub(X509 *cert, const char *path, struct sd_err *e)
 		return sd_err_set(e, SD_ERR_KEY, "%s: the certificate holds a "
 		    "%s key; an RSA key is required", path,
 		    EVP_PKEY_get0_type_name(pub));
-	if (EVP_PKEY_get_bits(pub) < HW_MIN_RSA_BITS)
+	if (EVP_PKEY_get_bits(pub) < PKI_MIN_RSA_BITS)
 		return sd_err_set(e, SD_ERR_KEY, "%s: the certificate's key is "
 		    "RSA-%d; at least %d bits are required", path,
-		    EVP_PKEY_get_bits(pub), HW_MIN_RSA_BITS);
+		    EVP_PKEY_get_bits(pub), PKI_MIN_RSA_BITS);
 	return 0;
 }
 
@@ -151,9 +183,9 @@ bn_param_equals(EVP_PKEY *pub, const char *name, const uint8_t *b,
  * decrypt with; the certificate is what we encrypt to.  Were they to
  * differ, the blob would be made for a key nobody has, so say so now.
  */
-static int
-exchange_from_json(const char *path, const char *buf, size_t len, X509 **out,
-    struct sd_err *e)
+int
+pki_exchange_cert_parse(const char *path, const char *buf, size_t len,
+    X509 **out, struct sd_err *e)
 {
 	uint8_t *der = NULL, *n = NULL, *ex = NULL;
 	size_t der_len = 0, n_len = 0, e_len = 0;
@@ -205,7 +237,7 @@ exchange_from_json(const char *path, const char *buf, size_t len, X509 **out,
 }
 
 int
-hw_exchange_cert_load(const char *path, X509 **out, struct sd_err *e)
+pki_exchange_cert_load(const char *path, X509 **out, struct sd_err *e)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -213,16 +245,16 @@ hw_exchange_cert_load(const char *path, X509 **out, struct sd_err *e)
 	int r = SD_ERR_INTERNAL;
 
 	if (out == NULL)
-		return sd_err_set(e, SD_ERR_ARG, "hw_exchange_cert_load: no "
+		return sd_err_set(e, SD_ERR_ARG, "pki_exchange_cert_load: no "
 		    "output");
 	*out = NULL;
-	if ((r = hw_read_file(path, HW_MAX_KEY_FILE, &buf, &len, e)) != 0)
+	if ((r = sys_read_file(path, PKI_MAX_CERT_FILE, &buf, &len, e)) != 0)
 		goto out;
 	if (first_nonspace(buf, len) == '{') {
-		if ((r = exchange_from_json(path, buf, len, &x, e)) != 0)
+		if ((r = pki_exchange_cert_parse(path, buf, len, &x, e)) != 0)
 			goto out;
 	} else {
-		if ((x = cert_from_buf(buf, len)) == NULL) {
+		if ((x = pki_cert_from_buf(buf, len)) == NULL) {
 			r = sd_err_set(e, SD_ERR_KEY, "%s: neither an X.509 "
 			    "certificate (PEM or DER) nor a transfer-key reply "
 			    "(JSON)", path);

@@ -40,13 +40,14 @@
 #include <openssl/x509v3.h>
 #include <sodium.h>
 
-#include "certgen.h"
-#include "cli.h"
+#include "../pki/certgen.h"
+#include "../sdtool/cli.h"
 #include "simhsm.h"
 #include "../hw/key.h"
 #include "../net/mhsm.h"
 #include "../net/net.h"
 #include "../shares/b64.h"
+#include "../sys/file.h"
 
 #define SERVE_SYNOPSIS "--state DIR [--listen 127.0.0.1:PORT] " \
 	"[--token-file FILE] [--fault SPEC ...]"
@@ -398,7 +399,7 @@ do_download(struct server *s, struct MHD_Connection *c,
 {
 	json_error_t jerr;
 	json_t *root = NULL, *certs, *req, *o;
-	X509 *x[MHSM_MAX_CERTS + 1] = { NULL };
+	X509 *x[PKI_SD_MAX_CERTS + 1] = { NULL };
 	struct sd_err e = { "" };
 	struct sd_keep keep = { NULL };
 	char why[600], *text = NULL;
@@ -421,10 +422,10 @@ do_download(struct server *s, struct MHD_Connection *c,
 		    "\"required\": M}", -1, fault);
 		goto out;
 	}
-	if ((n = json_array_size(certs)) < MHSM_MIN_CERTS ||
-	    n > MHSM_MAX_CERTS) {
+	if ((n = json_array_size(certs)) < PKI_SD_MIN_CERTS ||
+	    n > PKI_SD_MAX_CERTS) {
 		snprintf(why, sizeof(why), "%zu certificates were given; from "
-		    "%d to %d are required", n, MHSM_MIN_CERTS, MHSM_MAX_CERTS);
+		    "%d to %d are required", n, PKI_SD_MIN_CERTS, PKI_SD_MAX_CERTS);
 		ret = reply_error(s, c, EP_DOWNLOAD, 400, "BadParameter", why,
 		    -1, fault);
 		goto out;
@@ -457,7 +458,7 @@ do_download(struct server *s, struct MHD_Connection *c,
 	ret = reply(s, c, EP_DOWNLOAD, 202, text ? text : "", s->retry_after,
 	    fault, fault == F_MALFORMED);
  out:
-	for (i = 0; i <= MHSM_MAX_CERTS; i++)
+	for (i = 0; i <= PKI_SD_MAX_CERTS; i++)
 		X509_free(x[i]);
 	free(keep.text);
 	free(text);
@@ -575,7 +576,7 @@ do_exchange_key(struct server *s, struct MHD_Connection *c, int fault)
 		    "(simulator) activate this simulated HSM first: it accepts "
 		    "only a restore of what it activated", -1, fault);
 	}
-	if ((r = simhsm_init_recovery(s->dir, 0, &cert, &e)) != 0)
+	if ((r = simhsm_init_recovery(s->dir, NULL, NULL, &cert, &e)) != 0)
 		return reply_error(s, c, EP_EXCHANGE_KEY, 500, "InternalError",
 		    e.msg, -1, fault);
 	if ((text = transfer_key_body(cert)) == NULL)
@@ -836,84 +837,56 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* --- TLS: a test CA and a server certificate for 127.0.0.1 ------------- */
 
-static int
-add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
-{
-	X509V3_CTX ctx;
-	X509_EXTENSION *ext;
-	int ok;
+static const struct certgen_ext tls_ca_exts[] = {
+	{ NID_basic_constraints, "critical,CA:TRUE,pathlen:0" },
+	{ NID_key_usage, "critical,keyCertSign,cRLSign" },
+	{ NID_subject_key_identifier, "hash" },
+	{ 0, NULL }
+};
 
-	X509V3_set_ctx(&ctx, issuer, cert, NULL, NULL, 0);
-	if ((ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value)) == NULL)
-		return 0;
-	ok = X509_add_ext(cert, ext, -1);
-	X509_EXTENSION_free(ext);
-	return ok;
-}
+static const struct certgen_ext tls_server_exts[] = {
+	{ NID_basic_constraints, "CA:FALSE" },
+	{ NID_key_usage, "critical,digitalSignature" },
+	{ NID_ext_key_usage, "serverAuth" },
+	{ NID_subject_alt_name, "IP:127.0.0.1,DNS:localhost" },
+	{ NID_authority_key_identifier, "keyid:always" },
+	{ 0, NULL }
+};
 
 /* A certificate for key, signed by issuer_key (itself when NULL). */
 static X509 *
 make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key,
     int ca)
 {
-	X509 *x = NULL;
+	struct certgen_tmpl t = { .issuer = issuer, .backdate = 3600,
+	    .days = TLS_DAYS, .exts = ca ? tls_ca_exts : tls_server_exts };
+	struct certgen_signer s = { .key = issuer_key ? issuer_key : key };
+	struct sd_err e = { "" };
 	X509_NAME *name = NULL;
-	BIGNUM *serial = NULL;
-	int ok = 0;
+	X509 *x = NULL;
 
-	if ((x = X509_new()) == NULL || (name = X509_NAME_new()) == NULL ||
-	    (serial = BN_new()) == NULL ||
-	    !BN_rand(serial, 127, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) ||
-	    !BN_to_ASN1_INTEGER(serial, X509_get_serialNumber(x)) ||
-	    !X509_set_version(x, 2) ||
+	if ((name = X509_NAME_new()) == NULL ||
 	    !X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8,
 	    (const unsigned char *)"sdtool sim (TEST ONLY)", -1, -1, 0) ||
 	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-	    (const unsigned char *)cn, -1, -1, 0) ||
-	    !X509_set_subject_name(x, name) ||
-	    !X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) :
-	    name) ||
-	    !X509_gmtime_adj(X509_getm_notBefore(x), -3600) ||
-	    !X509_gmtime_adj(X509_getm_notAfter(x), 86400L * TLS_DAYS) ||
-	    !X509_set_pubkey(x, key))
+	    (const unsigned char *)cn, -1, -1, 0))
 		goto out;
-	if (ca) {
-		if (!add_ext(x, x, NID_basic_constraints, "critical,CA:TRUE,"
-		    "pathlen:0") || !add_ext(x, x, NID_key_usage,
-		    "critical,keyCertSign,cRLSign") ||
-		    !add_ext(x, x, NID_subject_key_identifier, "hash"))
-			goto out;
-	} else {
-		if (!add_ext(x, issuer, NID_basic_constraints, "CA:FALSE") ||
-		    !add_ext(x, issuer, NID_key_usage,
-		    "critical,digitalSignature") ||
-		    !add_ext(x, issuer, NID_ext_key_usage, "serverAuth") ||
-		    !add_ext(x, issuer, NID_subject_alt_name,
-		    "IP:127.0.0.1,DNS:localhost") ||
-		    !add_ext(x, issuer, NID_authority_key_identifier,
-		    "keyid:always"))
-			goto out;
-	}
-	if (!X509_sign(x, issuer_key ? issuer_key : key, EVP_sha256()))
-		goto out;
-	ok = 1;
- out:
-	BN_free(serial);
-	X509_NAME_free(name);
-	if (!ok) {
-		X509_free(x);
+	t.subject = name;
+	if (certgen_build(key, &t, &s, &x, &e) != 0)
 		x = NULL;
-	}
+ out:
+	X509_NAME_free(name);
 	return x;
 }
 
 static char *
 cert_pem(X509 *x)
 {
+	struct sd_err e = { "" };
 	char *pem = NULL;
 	size_t len;
 
-	if (certgen_cert_pem(x, &pem, &len) != 0)
+	if (certgen_cert_pem(x, &pem, &len, &e) != 0)
 		return NULL;
 	return pem;
 }
@@ -943,9 +916,9 @@ tls_files(const char *dir, char **cert_pem_out, char **key_pem_out,
 		goto out;
 	}
 	if (access(ca_path, R_OK) == 0 &&
-	    hw_read_file(cert_path, HW_MAX_KEY_FILE, &srv_pem, &len, &e) == 0 &&
-	    hw_read_file(key_path, HW_MAX_KEY_FILE, &file_key, &key_len,
-	    &e) == 0 && hw_cert_load(cert_path, &srv, &e) == 0 &&
+	    sys_read_file(cert_path, HW_MAX_KEY_FILE, &srv_pem, &len, &e) == 0 &&
+	    sys_read_file(key_path, HW_MAX_KEY_FILE, &file_key, &key_len,
+	    &e) == 0 && pki_cert_load(cert_path, &srv, &e) == 0 &&
 	    X509_cmp_current_time(X509_get0_notAfter(srv)) > 0) {
 		*cert_pem_out = srv_pem;
 		*key_pem_out = file_key;
@@ -967,15 +940,15 @@ tls_files(const char *dir, char **cert_pem_out, char **key_pem_out,
 	    NULL ||
 	    (srv = make_cert(key, "127.0.0.1", ca, ca_key, 0)) == NULL ||
 	    (ca_pem = cert_pem(ca)) == NULL || (srv_pem = cert_pem(srv)) ==
-	    NULL || certgen_key_pem(key, NULL, &gen_key, &len) != 0) {
+	    NULL || certgen_key_pem(key, NULL, &gen_key, &len, &e) != 0) {
 		cli_error("making the test TLS certificates failed: %s",
 		    ERR_reason_error_string(ERR_get_error()));
 		goto out;
 	}
-	if (simhsm_write_file(key_path, gen_key, strlen(gen_key), 0600, 0,
-	    &e) != 0 || simhsm_write_file(cert_path, srv_pem, strlen(srv_pem),
-	    0644, 0, &e) != 0 || simhsm_write_file(ca_path, ca_pem,
-	    strlen(ca_pem), 0644, 0, &e) != 0) {
+	if (sys_write_new_file(key_path, gen_key, strlen(gen_key), 0600,
+	    &e) != 0 || sys_write_new_file(cert_path, srv_pem, strlen(srv_pem),
+	    0644, &e) != 0 || sys_write_new_file(ca_path, ca_pem,
+	    strlen(ca_pem), 0644, &e) != 0) {
 		cli_error("%s", e.msg);
 		goto out;
 	}
@@ -1036,7 +1009,7 @@ server_token(const char *dir, const char *file, struct sd_secret **out)
 			sodium_bin2base64(text, tlen, raw, sizeof(raw),
 			    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 			sodium_memzero(raw, sizeof(raw));
-			if (simhsm_write_file(path, text, strlen(text), 0600, 0,
+			if (sys_write_new_file(path, text, strlen(text), 0600,
 			    &e) != 0) {
 				cli_error("%s", e.msg);
 				goto out;
@@ -1220,7 +1193,7 @@ sim_serve(int argc, char **argv)
 	    "Ctrl-C or SIGTERM.\n");
 	fflush(stdout);
 	/* last: its appearance says the server is ready */
-	if (simhsm_write_file(url_path, url, strlen(url), 0644, 1, &e) != 0) {
+	if (sys_replace_file(url_path, url, strlen(url), 0644, &e) != 0) {
 		cli_error("%s", e.msg);
 		goto out;
 	}
