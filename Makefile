@@ -24,6 +24,12 @@ CC ?= cc
 CFLAGS ?= -O2 -g
 BUILD ?= build
 VERSION := 0.1.0
+# The commit built: from debian/commit in a package build (make deb writes
+# it), else from git; "+dirty" when the tree differs from it.
+COMMIT := $(shell cat debian/commit 2>/dev/null || \
+	{ c=$$(git rev-parse --short=12 HEAD 2>/dev/null) && \
+	  { git diff --quiet HEAD 2>/dev/null && echo $$c || echo $$c+dirty; }; } || \
+	echo unknown)
 
 # The offline binary links these alone.  PKCS#11 modules, p11-kit, ykpers
 # and pcsc-lite are opened at run time (hw/dl.c): only their headers are
@@ -125,7 +131,8 @@ offline: $(BUILD)/sdtool
 # Where sdtool looks for its helpers; remade when LIBEXECDIR changes.
 $(BUILD)/config.h: FORCE
 	@mkdir -p $(dir $@)
-	@printf '#define SDTOOL_LIBEXECDIR "%s"\n' '$(LIBEXECDIR)' > $@.new
+	@printf '#define SDTOOL_LIBEXECDIR "%s"\n#define SDTOOL_COMMIT "%s"\n' \
+		'$(LIBEXECDIR)' '$(COMMIT)' > $@.new
 	@if cmp -s $@.new $@; then rm -f $@.new; else mv $@.new $@; fi
 
 $(BUILD)/obj/sdtool/main.o: $(BUILD)/config.h
@@ -218,6 +225,29 @@ $(BUILD)/p11pinpad.so: tests/p11shim/pinpad.c
 	$(Q)$(CC) -std=c11 -D_GNU_SOURCE $(OPT_CFLAGS) $(WARN) \
 		$(shell $(PKG_CONFIG) --cflags p11-kit-1) -fPIC -shared -o $@ $<
 
+# Debian packages (debian/), reproducible: `make deb` builds them into
+# $(BUILD)/deb; `make offline-bundle` adds what a minimal Debian 12 lacks
+# for the offline packages, with SHA256SUMS and an install script.
+.PHONY: deb offline-bundle deb-check
+deb:
+	@sh mk/deb.sh $(abspath $(BUILD)/deb) $(COMMIT)
+
+offline-bundle: deb
+	@sh mk/offline-bundle.sh $(abspath $(BUILD)/deb) \
+		$(abspath $(BUILD)/offline-bundle)
+
+# Two builds in two directories must be bit-identical; the offline package
+# alone, unpacked, must run the offline verbs; lintian must find no error.
+# Then the offline bundle is installed, with no network, in a minimal
+# Debian 12 made by debootstrap (cached in $(BUILD)/chroot-bookworm).
+deb-check: vectors-present
+	@SDTOOL_VECTORS=$(VECTORS) COMMIT=$(COMMIT) BUILD_DIR=$(abspath $(BUILD)) \
+		sh tests/pkg/t_deb.sh
+	@sh mk/offline-bundle.sh $(abspath $(BUILD)/pkgtest/a) \
+		$(abspath $(BUILD)/offline-bundle)
+	@SDTOOL_VECTORS=$(VECTORS) BUILD_DIR=$(abspath $(BUILD)) \
+		sh tests/pkg/t_bundle.sh
+
 deps:
 	@sh mk/deps.sh
 
@@ -257,6 +287,7 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory e2e
 	$(Q)$(MAKE) --no-print-directory lint
+	$(Q)$(MAKE) --no-print-directory deb-check
 	$(Q)$(MAKE) --no-print-directory san-check
 	$(Q)$(MAKE) --no-print-directory fuzz-smoke
 	$(Q)if command -v valgrind >/dev/null 2>&1; then \

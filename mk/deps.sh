@@ -2,7 +2,8 @@
 # Install the Debian packages sdtool needs, if missing.
 #   deps.sh build   what building needs (make demo)
 #   deps.sh         that, and what the tests need (make check): cmocka,
-#                   mandoc, and azure-cli as the interop oracle
+#                   mandoc, azure-cli as the interop oracle, and the
+#                   Debian packaging tools (make deb, deb-check)
 # Idempotent: does nothing when everything is there.  Root uses apt-get
 # directly; anyone else goes through sudo.
 set -eu
@@ -14,8 +15,8 @@ libyubikey-dev libpcsclite-dev"
 if [ "${1:-all}" != build ]; then
 	PKGS="$PKGS libcmocka-dev mandoc azure-cli openssl time zbar-tools
 poppler-utils softhsm2 opensc ykcs11 yubico-piv-tool vsmartcard-vpcd pcscd
-libpcsclite-dev iproute2 python3-nacl python3-cryptography clang
-libclang-rt-14-dev valgrind"
+libpcsclite-dev iproute2 python3-nacl python3-cryptography
+dpkg-dev debhelper lintian debootstrap clang libclang-rt-14-dev valgrind"
 fi
 
 missing=""

@@ -59,33 +59,6 @@ pki_cert_from_buf(const char *buf, size_t len)
 	return x;
 }
 
-int
-pki_cert_load(const char *path, X509 **out, struct sd_err *e)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	X509 *x = NULL;
-	int r = SD_ERR_INTERNAL;
-
-	if (out == NULL)
-		return sd_err_set(e, SD_ERR_ARG, "pki_cert_load: no output");
-	*out = NULL;
-	if ((r = sys_read_file(path, PKI_MAX_CERT_FILE, &buf, &len, e)) != 0)
-		goto out;
-	if ((x = pki_cert_from_buf(buf, len)) == NULL) {
-		r = sd_err_set(e, SD_ERR_KEY, "%s: not an X.509 certificate "
-		    "(PEM or DER)", path);
-		goto out;
-	}
-	*out = x;
-	x = NULL;
-	r = 0;
- out:
-	ERR_clear_error();
-	X509_free(x);
-	free(buf);
-	return r;
-}
 
 void
 pki_sha256_hex(const void *p, size_t len, char hex[static 65])
@@ -236,8 +209,12 @@ pki_exchange_cert_parse(const char *path, const char *buf, size_t len,
 	return r;
 }
 
-int
-pki_exchange_cert_load(const char *path, X509 **out, struct sd_err *e)
+/*
+ * A certificate file; with exchange set, also the HSM's transfer-key reply
+ * (JSON), and the key must be one the service can use.
+ */
+static int
+cert_load(const char *path, int exchange, X509 **out, struct sd_err *e)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -245,24 +222,20 @@ pki_exchange_cert_load(const char *path, X509 **out, struct sd_err *e)
 	int r = SD_ERR_INTERNAL;
 
 	if (out == NULL)
-		return sd_err_set(e, SD_ERR_ARG, "pki_exchange_cert_load: no "
-		    "output");
+		return sd_err_set(e, SD_ERR_ARG, "cert_load: no output");
 	*out = NULL;
 	if ((r = sys_read_file(path, PKI_MAX_CERT_FILE, &buf, &len, e)) != 0)
 		goto out;
-	if (first_nonspace(buf, len) == '{') {
+	if (exchange && first_nonspace(buf, len) == '{') {
 		if ((r = pki_exchange_cert_parse(path, buf, len, &x, e)) != 0)
 			goto out;
-	} else {
-		if ((x = pki_cert_from_buf(buf, len)) == NULL) {
-			r = sd_err_set(e, SD_ERR_KEY, "%s: neither an X.509 "
-			    "certificate (PEM or DER) nor a transfer-key reply "
-			    "(JSON)", path);
-			goto out;
-		}
-		if ((r = check_rsa_pub(x, path, e)) != 0)
-			goto out;
-	}
+	} else if ((x = pki_cert_from_buf(buf, len)) == NULL) {
+		r = sd_err_set(e, SD_ERR_KEY, exchange ? "%s: neither an X.509 "
+		    "certificate (PEM or DER) nor a transfer-key reply (JSON)" :
+		    "%s: not an X.509 certificate (PEM or DER)", path);
+		goto out;
+	} else if (exchange && (r = check_rsa_pub(x, path, e)) != 0)
+		goto out;
 	*out = x;
 	x = NULL;
 	r = 0;
@@ -271,4 +244,16 @@ pki_exchange_cert_load(const char *path, X509 **out, struct sd_err *e)
 	X509_free(x);
 	free(buf);
 	return r;
+}
+
+int
+pki_cert_load(const char *path, X509 **out, struct sd_err *e)
+{
+	return cert_load(path, 0, out, e);
+}
+
+int
+pki_exchange_cert_load(const char *path, X509 **out, struct sd_err *e)
+{
+	return cert_load(path, 1, out, e);
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "report.h"
 #include "../hw/key.h"
 #include "../pki/certgen.h"
 #include "../sys/file.h"
@@ -94,6 +95,16 @@ vmsg(const char *kind, const char *fmt, va_list ap)
 	fputs(": ", stderr);
 	if (kind != NULL)
 		fprintf(stderr, "%s: ", kind);
+	if (kind == NULL) {
+		char line[512];
+		va_list aq;
+
+		/* errors also feed the --json error report (report.h) */
+		va_copy(aq, ap);
+		vsnprintf(line, sizeof(line), fmt, aq);
+		va_end(aq);
+		report_note_error(NULL, line);
+	}
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 }
@@ -131,6 +142,7 @@ cli_core_error(int code, const struct sd_err *e, const char *what, ...)
 		cli_error("%s: %s", buf, e->msg);
 	else
 		cli_error("%s: %s", buf, sd_strerror(code));
+	report_note_error(report_code_of(code), NULL);
 	return EXIT_FAIL;
 }
 
@@ -166,6 +178,7 @@ cli_usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
+	report_note_code("usage");
 	va_start(ap, fmt);
 	vmsg(NULL, fmt, ap);
 	va_end(ap);
@@ -229,6 +242,7 @@ cli_refuse_existing(const char *path)
 	struct stat st;
 
 	if (lstat(path, &st) == 0) {
+		report_note_code("file_exists");
 		cli_error("%s: already exists; not overwriting it", path);
 		return -1;
 	}
@@ -247,6 +261,8 @@ cli_read_file(const char *path, size_t max, char **buf, size_t *len)
 			cli_error("%s", e.msg);
 		else
 			cli_error("%s: %s", path, sd_strerror(r));
+		report_note_error(r == SD_ERR_LIMIT ? "too_large" :
+		    "cannot_read", NULL);
 		return -1;
 	}
 	return 0;

@@ -147,6 +147,15 @@ int
 keyset_open(const struct sd_file *sd, char *const *refs, size_t n,
     const char *password_file, int stop_at_quorum, struct keyset *ks)
 {
+	return keyset_open_from(sd, refs, n, password_file, 0, stop_at_quorum,
+	    ks);
+}
+
+int
+keyset_open_from(const struct sd_file *sd, char *const *refs, size_t n,
+    const char *password_file, int first_line, int stop_at_quorum,
+    struct keyset *ks)
+{
 	struct cli_pass pass = { password_file, 0, NULL, 0 };
 	size_t k;
 
@@ -158,11 +167,17 @@ keyset_open(const struct sd_file *sd, char *const *refs, size_t n,
 	ks->n_keys = n;
 	for (k = 0; k < n; k++) {
 		ks->keys[k].ref = refs[k];
+		if (refs[k] == NULL) {
+			/* the caller knows it is not for this file */
+			ks->keys[k].ref = "";
+			ks->keys[k].outcome = KEY_NO_SHARE;
+			continue;
+		}
 		if (stop_at_quorum && ks->n_opened >= sd->required) {
 			ks->keys[k].outcome = KEY_SKIPPED;
 			continue;
 		}
-		pass.index = (int)k;
+		pass.index = first_line + (int)k;
 		open_one(sd, ks, k, &pass);
 	}
 	cli_pass_clear(&pass);

@@ -49,6 +49,16 @@ struct keyset {
  */
 int keyset_open(const struct sd_file *sd, char *const *refs, size_t n,
     const char *password_file, int stop_at_quorum, struct keyset *ks);
+/*
+ * As keyset_open, for a verb that opens two sets of keys: refs[0] takes
+ * its passphrase from line first_line (0-based) of the password file, the
+ * next key from the next line.  A NULL refs[i] is not opened (outcome
+ * KEY_NO_SHARE, ref ""), so a caller can leave out keys it knows are not
+ * for sd without shifting the lines of the others.
+ */
+int keyset_open_from(const struct sd_file *sd, char *const *refs, size_t n,
+    const char *password_file, int first_line, int stop_at_quorum,
+    struct keyset *ks);
 void keyset_clear(struct keyset *ks);
 
 /* One line telling an officer what happened to their key. */

@@ -16,8 +16,14 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "report.h"
 #include "verbs.h"
-#include "config.h"   /* SDTOOL_LIBEXECDIR, made by the Makefile */
+#include "config.h"   /* SDTOOL_LIBEXECDIR, SDTOOL_COMMIT: the Makefile */
+#include "../pki/cert.h"
+#include "../sys/file.h"
+
+/* This executable is never larger. */
+#define SELF_MAX (64u << 20)
 
 /*
  * A verb of this binary (fn), or one of a helper program (fn NULL), with
@@ -43,6 +49,8 @@ static const struct verb verbs[] = {
 	    "file", NULL, NULL, NULL },
 	{ "restore-blob", cmd_restore_blob, "re-encrypt an SD file for a "
 	    "recovery-mode HSM's exchange key", NULL, NULL, NULL },
+	{ "reshare", cmd_reshare, "rotate officers: a new SD file for the same "
+	    "HSM, new keys and quorum", NULL, NULL, NULL },
 	{ "card", cmd_card, "wrapping keys on smartcards and PKCS#11 tokens",
 	    NULL, NULL, NULL },
 	{ "yk", cmd_yk, "wrap key files with a YubiKey's challenge-response",
@@ -67,10 +75,23 @@ usage(FILE *to)
 	fputs("usage: sdtool VERB [OPTION...] [ARG...]\n"
 	    "       sdtool VERB --help\n"
 	    "       sdtool help VERB\n"
-	    "       sdtool --version\n\nverbs:\n", to);
+	    "       sdtool --version [--verbose]\n\nverbs:\n", to);
 	for (v = verbs; v->name != NULL; v++)
 		fprintf(to, "  %-14s %s\n", v->name, v->summary);
 	fputs("\nSee sdtool(1) and sdtool-VERB(1).\n", to);
+}
+
+/* The path of this executable, or "(unknown)". */
+static const char *
+self_path(void)
+{
+	static char self[PATH_MAX];
+	ssize_t n;
+
+	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) <= 0)
+		return "(unknown)";
+	self[n] = '\0';
+	return self;
 }
 
 /*
@@ -85,17 +106,14 @@ helper_path(const char *prog, char *buf, size_t size, char *looked,
 	char self[PATH_MAX], *slash;
 	const char *dirs[2];
 	struct stat st;
-	ssize_t n;
 	size_t i, used = 0;
 
 	looked[0] = '\0';
 	dirs[0] = NULL;
-	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) > 0) {
-		self[n] = '\0';
-		if ((slash = strrchr(self, '/')) != NULL) {
-			*slash = '\0';
-			dirs[0] = self;
-		}
+	snprintf(self, sizeof(self), "%s", self_path());
+	if (self[0] == '/' && (slash = strrchr(self, '/')) != NULL) {
+		*slash = '\0';
+		dirs[0] = self;
 	}
 	dirs[1] = SDTOOL_LIBEXECDIR;
 	for (i = 0; i < 2; i++) {
@@ -158,6 +176,29 @@ run_helper(const struct verb *v, int argc, char **argv)
 	return EXIT_FAIL;
 }
 
+/*
+ * What an auditor compares with the published build: the version, the
+ * commit it was built from, and the SHA-256 of this very executable.
+ */
+static int
+version_verbose(void)
+{
+	struct sd_err e = { "" };
+	char *buf = NULL, hex[65];
+	size_t len = 0;
+
+	cli_verb_name = "--version";
+	if (sys_read_file("/proc/self/exe", SELF_MAX, &buf, &len, &e) != 0) {
+		cli_error("cannot read this executable: %s", e.msg);
+		return EXIT_FAIL;
+	}
+	pki_sha256_hex(buf, len, hex);
+	free(buf);
+	printf("sdtool %s\ncommit: %s\nexecutable: %s\nsha256: %s\n",
+	    SDTOOL_VERSION, SDTOOL_COMMIT, self_path(), hex);
+	return EXIT_OK;
+}
+
 static const struct verb *
 find_verb(const char *name)
 {
@@ -167,6 +208,24 @@ find_verb(const char *name)
 		if (strcmp(name, v->name) == 0)
 			return v;
 	return NULL;
+}
+
+/*
+ * Was --json given?  Known before the verb parses its options, so that
+ * even a usage error is reported as JSON on stdout (report.h).
+ */
+static int
+json_requested(int argc, char **argv)
+{
+	int i;
+
+	for (i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "--json") == 0)
+			return 1;
+	}
+	return 0;
 }
 
 int
@@ -187,6 +246,8 @@ main(int argc, char **argv)
 		return cli_finish_stdout(EXIT_OK);
 	}
 	if (strcmp(argv[1], "--version") == 0) {
+		if (argc > 2 && strcmp(argv[2], "--verbose") == 0)
+			return cli_finish_stdout(version_verbose());
 		printf("sdtool %s\n", SDTOOL_VERSION);
 		return cli_finish_stdout(EXIT_OK);
 	}
@@ -211,5 +272,7 @@ main(int argc, char **argv)
 	cli_verb_name = v->name;
 	if (v->fn == NULL)
 		return run_helper(v, argc - 1, argv + 1);
-	return cli_finish_stdout(v->fn(argc - 1, argv + 1));
+	report_want_json(json_requested(argc, argv));
+	return cli_finish_stdout(report_finish(v->name,
+	    v->fn(argc - 1, argv + 1)));
 }

@@ -6,6 +6,7 @@ int cmd_keygen(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_restore_blob(int argc, char **argv);
+int cmd_reshare(int argc, char **argv);
 int cmd_sim(int argc, char **argv);
 int cmd_escrow(int argc, char **argv);
 int cmd_hsm(int argc, char **argv);

@@ -26,6 +26,7 @@ sd_strerror(int code)
 	case SD_ERR_QUORUM: return "not enough shares for the quorum";
 	case SD_ERR_LIMIT: return "input too large";
 	case SD_ERR_EXISTS: return "already exists; not overwriting it";
+	case SD_ERR_DATA_DIFFER: return "the data items differ";
 	}
 	return "unknown error";
 }
