@@ -14,7 +14,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # regress-* files are the reproducers of findings: kept
 for d in sdfile blob jwe transfer_key escrow_text escrow_qr p11uri ykey \
-    keyload certload mhsm opt; do
+    keyload certload mhsm opt readaloud; do
 	mkdir -p "$C/$d"
 	find "$C/$d" -type f ! -name 'regress-*' -delete
 done
@@ -103,6 +103,12 @@ for i, u in enumerate([
     "pkcs11:?pin-value=1234",
 ]):
     put("p11uri", "uri-%d" % i, u)
+
+# typed read-aloud values: [expected length - 1] then the text
+for name, n, t in [("hex-32", 32, "E07A DEE7 0C15 4A5B " * 4), ("hex-odd", 3, "e07a:de"),
+        ("pgp-4", 4, "topmost Istanbul Pluto vagabond"), ("pgp-dash", 2, "aardvark-adroitness"),
+        ("b64url-32", 32, "CojhzMaabdnN4w0lgjiABEhwlq4eZSVPLQkec4g0to0")]:
+    put("readaloud", name, bytes([n - 1]) + t.strip().encode())
 
 # CLI argument vectors, NUL-separated
 for i, a in enumerate([
