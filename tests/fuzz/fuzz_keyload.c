@@ -1,6 +1,6 @@
 /*
  * fuzz_keyload - the private-key loader behind hw_key_open, from memory
- * (hw_decode_rsa_key, hw/key_file.c: PEM or DER, PKCS#1 or PKCS#8,
+ * (hw_decode_rsa_key, hw/key_decode.c: PEM or DER, PKCS#1 or PKCS#8,
  * encrypted PKCS#8 refused without a passphrase) and the .ykey sniffer
  * that routes a key file's bytes.
  *
