@@ -361,6 +361,20 @@ $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o \
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
 
+# fuzz_opt parses with every verb's own option table, collected here.
+FUZZ_OPT_TABLE_SRC := $(wildcard sdtool/cmd_*.c sim/*.c paper/*.c)
+$(FUZZ_BUILD)/gen/opt_tables.c: tests/fuzz/opt_tables.py $(FUZZ_OPT_TABLE_SRC)
+	@mkdir -p $(dir $@)
+	$(Q)python3 tests/fuzz/opt_tables.py $@ $(FUZZ_OPT_TABLE_SRC)
+
+$(FUZZ_BUILD)/gen/opt_tables.o: $(FUZZ_BUILD)/gen/opt_tables.c
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -I. -c -o $@ $<
+
+$(FUZZ_BUILD)/fuzz_opt: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_opt.o \
+		$(FUZZ_BUILD)/gen/opt_tables.o $(FUZZ_BUILD)/libfuzzcore.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS)
+
 fuzz-build: $(FUZZ_BIN)
 
 fuzz: fuzz-build

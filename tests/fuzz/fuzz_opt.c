@@ -1,34 +1,20 @@
 /*
- * fuzz_opt - the command line's option parser (sdtool/opt.c) with a table
- * holding every kind of option the verbs use (flags, values, lists, short
- * names, names that are prefixes of others), on an argv cut from the
- * input at NUL bytes.  Checks what the verbs rely on: every item is an
- * option of the table, a positional argument, the end, help or an error
- * with a message; a value is one of the argv strings (or inside one,
- * after '=' or a short name); the parser always moves forward.
+ * fuzz_opt - the command line's option parser (sdtool/opt.c) with the
+ * option tables the verbs really use (collected from sdtool/cmd_*.c and
+ * sim/ by opt_tables.py at build time): byte 0 of the input picks the
+ * table, the rest is an argv cut at NUL bytes.  Checks what the verbs
+ * rely on: every item is an option of the table, a positional argument,
+ * the end, help, or an error with a message; a flag has no value and
+ * any other option one that lies in an argv string (after '=' or a short
+ * name, or a whole one); the parser always moves forward and ends.
+ * Values are also read as numbers the way the verbs read them (opt_int).
  */
 #include "fuzz.h"
 
 #include <limits.h>
 
 #include "../../sdtool/opt.h"
-
-enum { O_JSON = 1, O_SD, O_KEYS, O_PASS, O_N, O_OUT, O_QUORUM, O_FORCE,
-	O_SDQ, O_V };
-
-static const struct opt table[] = {
-	{ O_SD, "sd-file", 0, OPT_VALUE, "SD", "the security-domain file" },
-	{ O_KEYS, "sd-wrapping-keys", 0, OPT_LIST, "KEY", "keys" },
-	{ O_PASS, "password-file", 0, OPT_VALUE, "FILE", "passphrases" },
-	{ O_N, "count", 'n', OPT_VALUE, "N", "how many" },
-	{ O_OUT, "out", 'o', OPT_VALUE, "FILE", "output" },
-	{ O_QUORUM, "sd-quorum", 0, OPT_VALUE, "M", "quorum" },
-	{ O_SDQ, "sd", 0, OPT_FLAG, NULL, "a prefix of other names" },
-	{ O_FORCE, "force", 'f', OPT_FLAG, NULL, "overwrite" },
-	{ O_V, "verbose", 'v', OPT_FLAG, NULL, "more" },
-	{ O_JSON, "json", 0, OPT_FLAG, NULL, "report as JSON" },
-	{ 0, NULL, 0, 0, NULL, NULL }
-};
+#include "opt_tables.h"
 
 FUZZ_INIT_SODIUM()
 
@@ -47,6 +33,7 @@ in_argv(const char *v, char **argv, int argc)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	const struct fuzz_opt_table *t;
 	struct opt_parser p;
 	char *buf, **argv;
 	const char *val;
@@ -54,8 +41,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int argc = 1, id, prev, steps = 0;
 	long n;
 
-	if (size > 8192)
+	if (size < 1 || size > 8192)
 		return 0;
+	t = &fuzz_opt_tables[data[0] % fuzz_opt_ntables];
+	data++;
+	size--;
 	buf = fuzz_strndup(data, size);
 	for (i = 0; i < size; i++)
 		argc += data[i] == '\0';
@@ -70,7 +60,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			start = i + 1;
 		}
 	argv[argc] = NULL;
-	opt_init(&p, argc, argv, table);
+	opt_init(&p, argc, argv, t->opts);
 	for (;;) {
 		prev = p.i;
 		id = opt_next(&p, &val);
@@ -86,26 +76,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    sizeof(p.errbuf));
 			break;
 		}
-		FUZZ_CHECK(id >= 0 && id <= O_V);
-		switch (id) {
-		case O_JSON:
-		case O_SDQ:
-		case O_FORCE:
-		case O_V:
-			FUZZ_CHECK(val == NULL);
-			break;
-		default:
+		FUZZ_CHECK(id >= 0 && id <= t->n);
+		if (id == 0) {
 			FUZZ_CHECK(val != NULL && in_argv(val, argv, argc));
-			if (id == O_N || id == O_QUORUM) {
-				p.errbuf[0] = '\0';
-				if (opt_int(&p, id == O_N ? "-n" :
-				    "--sd-quorum", val, 1, LONG_MAX / 2, &n) == 0)
-					FUZZ_CHECK(n >= 1 && n <= LONG_MAX / 2);
-				else
-					FUZZ_CHECK(p.errbuf[0] != '\0');
-			}
-			break;
+			continue;
 		}
+		if (t->opts[id - 1].kind == OPT_FLAG) {
+			FUZZ_CHECK(val == NULL);
+			continue;
+		}
+		FUZZ_CHECK(val != NULL && in_argv(val, argv, argc));
+		p.errbuf[0] = '\0';
+		if (opt_int(&p, t->opts[id - 1].name, val, -1000, LONG_MAX / 2,
+		    &n) == 0)
+			FUZZ_CHECK(n >= -1000 && n <= LONG_MAX / 2);
+		else
+			FUZZ_CHECK(p.errbuf[0] != '\0');
 	}
 	free(argv);
 	free(buf);

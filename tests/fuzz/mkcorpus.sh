@@ -110,15 +110,28 @@ for name, n, t in [("hex-32", 32, "E07A DEE7 0C15 4A5B " * 4), ("hex-odd", 3, "e
         ("b64url-32", 32, "CojhzMaabdnN4w0lgjiABEhwlq4eZSVPLQkec4g0to0")]:
     put("readaloud", name, bytes([n - 1]) + t.strip().encode())
 
-# CLI argument vectors, NUL-separated
-for i, a in enumerate([
-    ["--sd-file", "sd.json", "--sd-wrapping-keys", "a.key", "b.key", "--json"],
-    ["-n", "3", "-o", "out", "--", "-x", "pos"],
-    ["--sd-file=sd.json", "--password-file", "p", "--sd", "x", "-fv"],
-    ["--count=", "-n3", "--json=1", "--out"],
-    ["--sd-quorum", "99999999999999999999", "-h"],
-]):
-    put("opt", "argv-%d" % i, "\0".join(a))
+# CLI argument vectors: [table] then NUL-separated arguments, for each
+# verb's option table as fuzz_opt numbers them (opt_tables.py's order)
+import glob, subprocess, re as _re
+top = os.path.dirname(os.path.dirname(C.rstrip("/")))
+top = os.path.dirname(top)
+srcs = sorted(glob.glob(os.path.join(top, "sdtool/cmd_*.c")) +
+              glob.glob(os.path.join(top, "sim/*.c")) +
+              glob.glob(os.path.join(top, "paper/*.c")))
+gen = os.path.join(C, "..", "opt_tables.tmp.c")
+subprocess.check_call(["python3", os.path.join(top, "tests/fuzz/opt_tables.py"), gen] + srcs)
+text = open(gen).read()
+os.unlink(gen)
+for t, body in enumerate(_re.findall(r"static const struct opt \w+\[\] = \{(.*?)\n\};", text, _re.S)):
+    args = []
+    for name, kind, meta in _re.findall(r'\{ \d+, "([^"]*)", [^,]*, (OPT_\w+), (NULL|"[^"]*")', body):
+        args.append("--" + name)
+        if kind != "OPT_FLAG":
+            args.append(meta.strip('"').lower())
+            if kind == "OPT_LIST":
+                args.append("second")
+    put("opt", "table-%02d" % t, bytes([t]) + "\0".join(args).encode())
+    put("opt", "table-%02d-odd" % t, bytes([t]) + "\0".join(["pos", "--", "-x", "--json=1", "-h"] + args[:3]).encode())
 PY
 
 # keys and certificates: PEM and DER, PKCS#1 and PKCS#8, encrypted
