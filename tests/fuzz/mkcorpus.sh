@@ -14,7 +14,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # regress-* files are the reproducers of findings: kept
 for d in sdfile blob jwe transfer_key escrow_text escrow_qr p11uri ykey \
-    keyload certload mhsm opt readaloud; do
+    keyload certload mhsm opt readaloud net_text; do
 	mkdir -p "$C/$d"
 	find "$C/$d" -type f ! -name 'regress-*' -delete
 done
@@ -103,6 +103,16 @@ for i, u in enumerate([
     "pkcs11:?pin-value=1234",
 ]):
     put("p11uri", "uri-%d" % i, u)
+
+# URLs, HSM names, token files, server text: [which] then the text
+for name, b in [("url", b"\x00https://contoso.managedhsm.azure.net"),
+        ("url-local", b"\x00http://127.0.0.1:8443/"),
+        ("url-path", b"\x00https://contoso.managedhsm.azure.net/x?y#z"),
+        ("name", b"\x01contoso-hsm"),
+        ("token", b"\x02eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJodHRwczovL21hbmFnZWRoc20uYXp1cmUubmV0In0.c2ln\n"),
+        ("token-crlf", b"\x02  abc.def.ghi \r\nsecond line\n"),
+        ("printable", b"\x03\x1b]0;PWNED\x07\xc2\x9d ok")]:
+    put("net_text", name, b)
 
 # typed read-aloud values: [expected length - 1] then the text
 for name, n, t in [("hex-32", 32, "E07A DEE7 0C15 4A5B " * 4), ("hex-odd", 3, "e07a:de"),
