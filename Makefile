@@ -114,6 +114,8 @@ HELPERS := $(BUILD)/sdtool-hsm $(BUILD)/sdtool-sim $(BUILD)/sdtool-paper
 MAN1 := $(wildcard man/*.1)
 MAN5 := $(wildcard man/*.5)
 MAN7 := $(wildcard man/*.7)
+CEREMONIES := $(wildcard ceremony/*.json)
+DATADIR ?= $(PREFIX)/share/sdtool
 # Pages of the helper programs' verbs, installed with them.
 HELPER_MAN1 := man/sdtool-hsm.1 man/sdtool-sim.1 man/sdtool-escrow.1
 OFFLINE_MAN1 := $(filter-out $(HELPER_MAN1),$(MAN1))
@@ -306,13 +308,15 @@ bench: all
 
 install: install-offline install-helpers
 
-# The air-gapped laptop's part: sdtool alone, with its pages.
+# The air-gapped laptop's part: sdtool alone, with its pages and the
+# ceremony files.
 install-offline: $(BUILD)/sdtool
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
-		$(DESTDIR)$(MANDIR)/man5
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(DATADIR)/ceremony
 	install -m 0755 $(BUILD)/sdtool $(DESTDIR)$(BINDIR)/sdtool
 	install -m 0644 $(OFFLINE_MAN1) $(DESTDIR)$(MANDIR)/man1/
 	install -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 $(CEREMONIES) $(DESTDIR)$(DATADIR)/ceremony/
 	$(if $(MAN7),install -d $(DESTDIR)$(MANDIR)/man7 && \
 		install -m 0644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/)
 
@@ -329,6 +333,7 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7)))
+	rm -f $(addprefix $(DESTDIR)$(DATADIR)/ceremony/,$(notdir $(CEREMONIES)))
 
 # Fuzzing: libFuzzer harnesses in tests/fuzz/, one per parser of untrusted
 # bytes, built with clang, ASan and UBSan into build-fuzz/.  `make fuzz`

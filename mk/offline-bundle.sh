@@ -5,6 +5,7 @@
 # lacks, fetched with apt-get download, an install script that uses no
 # network, a README, and SHA256SUMS over all of it.  Also OUT.tar.
 set -eu
+export LC_ALL=C
 debdir=$1
 out=$2
 ours="sdtool sdtool-paper sdtool-yubikey"
@@ -15,26 +16,12 @@ for p in $ours; do
 	[ -n "$f" ] || { echo "offline-bundle: no $p package in $debdir (make deb)" >&2; exit 1; }
 	cp "$f" "$out/"
 done
-# What they depend on, recursively, without what every Debian has.
-first=$(for f in "$out"/*.deb; do dpkg-deb -f "$f" Depends; done |
-	tr ',|' '\n\n' | sed 's/(.*)//; s/:any//; s/^ *//; s/ *$//' |
-	grep -v '^$' | grep -vx -e sdtool -e sdtool-paper -e sdtool-yubikey |
-	sort -u)
-# shellcheck disable=SC2086
-all=$(apt-cache depends --recurse --no-recommends --no-suggests \
-	--no-conflicts --no-breaks --no-replaces --no-enhances $first |
-	sed -n 's/^\([a-z0-9][a-z0-9.+-]*\)$/\1/p' | sort -u)
-need=""
-for p in $all; do
-	prio=$(apt-cache show --no-all-versions "$p" 2>/dev/null |
-		sed -n 's/^Priority: //p' | head -n 1)
-	[ "$prio" = required ] && continue
-	[ -n "$prio" ] || continue   # virtual
-	need="$need $p"
-done
+# What they depend on, resolved as apt would, less what every minimal
+# Debian 12 has (mk/bundle-deps.py, through python3-apt).
+need=$(/usr/bin/python3 "$(dirname "$0")/bundle-deps.py" "$out"/*.deb | tr '\n' ' ')
 if [ -n "$need" ]; then
 	# shellcheck disable=SC2086
-	(cd "$out/debs" && apt-get download -q $need >/dev/null) || {
+	(cd "$out/debs" && apt-get download -q -o APT::Sandbox::User=root $need >/dev/null) || {
 		echo "offline-bundle: apt-get download failed (is apt-get update done?)" >&2
 		exit 1
 	}
@@ -44,6 +31,7 @@ cat > "$out/install.sh" <<'SH'
 # install.sh - install the sdtool offline packages from this directory,
 # without any network.  Run as root, from anywhere:  sh install.sh
 set -eu
+export LC_ALL=C
 cd "$(dirname "$0")"
 echo "checking SHA256SUMS..."
 sha256sum --quiet -c SHA256SUMS || { echo "install: a file does not match SHA256SUMS; stop" >&2; exit 1; }

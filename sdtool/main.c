@@ -55,6 +55,8 @@ static const struct verb verbs[] = {
 	    NULL, NULL, NULL },
 	{ "yk", cmd_yk, "wrap key files with a YubiKey's challenge-response",
 	    NULL, NULL, NULL },
+	{ "ceremony", cmd_ceremony, "run ceremonies from their files, print "
+	    "their scripts, check transcripts", NULL, NULL, NULL },
 	{ "escrow", NULL, "paper escrow sheets of a key, and recovery from "
 	    "paper", "sdtool-paper", "sdtool-paper",
 	    "sdtool escrow print|restore|check [OPTION...]" },

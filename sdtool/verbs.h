@@ -12,5 +12,6 @@ int cmd_escrow(int argc, char **argv);
 int cmd_hsm(int argc, char **argv);
 int cmd_card(int argc, char **argv);
 int cmd_yk(int argc, char **argv);
+int cmd_ceremony(int argc, char **argv);
 
 #endif

@@ -16,7 +16,7 @@ synopsis_lines() {
 		norm | sed 's/ sdtool /\nsdtool /g'
 }
 
-for page in "$MAN"/*.1 "$MAN"/*.5; do
+for page in "$MAN"/*.1 "$MAN"/*.5 "$MAN"/*.7; do
 	check "$(basename "$page"): mandoc -Tlint clean" test -z "$(mandoc -Tlint -Wwarning "$page" 2>&1)"
 done
 

@@ -57,9 +57,9 @@ else
 	not_ok "install.sh installs the bundle with no network" "$(tail -5 "$BUILD_DIR/bundle-install.log")"
 	finish
 fi
-if in_root sh -c 'ip link 2>/dev/null | grep -c "state UP"' | grep -qv '^[1-9]'; then
-	ok "the install ran with no network interface up"
-else ok "the install ran in a namespace without network (no ip tool to show it)"; fi
+ifaces=$(in_root cat /proc/net/dev | sed -n 's/^ *\([^ :]*\):.*/\1/p' | tr '\n' ' ')
+if [ "$ifaces" = "lo " ]; then ok "the install ran with no network interface but loopback"
+else not_ok "the install ran with no network" "interfaces: $ifaces"; fi
 if grep -q '^sha256: ' "$BUILD_DIR/bundle-install.log"; then ok "install.sh shows the installed executable's SHA-256"
 else not_ok "install.sh shows the installed executable's SHA-256" "$(tail -3 "$BUILD_DIR/bundle-install.log")"; fi
 if in_root sdtool inspect /v/sd.json >"$BUILD_DIR/bundle-out" 2>&1 && grep -q 'quorum: *2 of 3' "$BUILD_DIR/bundle-out"; then
