@@ -14,7 +14,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # regress-* files are the reproducers of findings: kept
 for d in sdfile blob jwe transfer_key escrow_text escrow_qr p11uri ykey \
-    keyload certload mhsm opt readaloud net_text; do
+    keyload certload mhsm opt readaloud net_text ceremony transcript; do
 	mkdir -p "$C/$d"
 	find "$C/$d" -type f ! -name 'regress-*' -delete
 done
@@ -144,6 +144,17 @@ for t, body in enumerate(_re.findall(r"static const struct opt \w+\[\] = \{(.*?)
     put("opt", "table-%02d-odd" % t, bytes([t]) + "\0".join(["pos", "--", "-x", "--json=1", "-h"] + args[:3]).encode())
 PY
 
+# ceremony files, each with its parameter file after a NUL byte
+top=$(cd "$here/../.." && pwd)
+for f in "$top"/ceremony/*.json; do
+	b=$(basename "$f" .json)
+	cp "$f" "$C/ceremony/$b"
+	if [ -f "$top/tests/e2e/golden/params/$b.json" ]; then
+		{ cat "$f"; printf '\000'; cat "$top/tests/e2e/golden/params/$b.json"; } \
+		    >"$C/ceremony/$b-params"
+	fi
+done
+
 # keys and certificates: PEM and DER, PKCS#1 and PKCS#8, encrypted
 K=$V/certs
 cp "$K/cert_0.key" "$C/keyload/pkcs8.pem"
@@ -165,6 +176,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 openssl pkcs8 -topk8 -nocrypt -in "$K/cert_0.key" -outform DER -out "$tmp/k.der"
 cc -std=c11 -D_GNU_SOURCE -o "$tmp/mkseeds" "$here/mkseeds.c" \
     "$top/build/libsdcore.a" $(pkg-config --cflags --libs libsodium libcrypto jansson)
+mkdir -p "$C/transcript"
 "$tmp/mkseeds" "$tmp/k.der" "$C"
 # .ykey files: wrapped by sdtool with its software (TEST) YubiKey
 printf '# sdtool software YubiKey: a TEST device; it protects nothing.\nserial 1000001\nslot2 303132333435363738393a3b3c3d3e3f40414243\n' >"$tmp/yk.soft"

@@ -12,7 +12,10 @@
 
 #include <sodium.h>
 
+#include <jansson.h>
+
 #include "../../shares/escrow.h"
+#include "../../shares/transcript.h"
 
 static void
 put(const char *dir, const char *sub, const char *name, const void *p,
@@ -91,6 +94,38 @@ main(int argc, char **argv)
 		escrow_parts_free(parts);
 		sd_secret_free(text);
 		sd_secret_free(pl);
+	}
+	/* a ceremony transcript of three entries */
+	{
+		uint8_t head[TRANSCRIPT_HASH_LEN] = { 0 };
+		static const char *const what[] = { "start", "step", "end" };
+		char *line = NULL, *all = NULL;
+		size_t llen = 0, alen = 0;
+		json_t *o;
+
+		for (i = 0; i < 3; i++) {
+			o = json_pack("{s:s, s:s, s:i, s:{s:b}}", "event",
+			    what[i], "step", i == 1 ? "verify" : "", "status",
+			    0, "report", "ok", 1);
+			if (o == NULL || transcript_seal(o, i + 1, head, &line,
+			    &llen, head, &e) != 0) {
+				fprintf(stderr, "mkseeds: %s\n", e.msg);
+				return 1;
+			}
+			json_decref(o);
+			if ((all = realloc(all, alen + llen + 1)) == NULL)
+				return 1;
+			memcpy(all + alen, line, llen);
+			alen += llen;
+			free(line);
+			line = NULL;
+		}
+		put(argv[2], "transcript", "three-entries.jsonl", all, alen);
+		/* the same cut short, and with the second line altered */
+		put(argv[2], "transcript", "cut.jsonl", all, alen - 10);
+		all[alen / 2] ^= 1;
+		put(argv[2], "transcript", "altered.jsonl", all, alen);
+		free(all);
 	}
 	return 0;
 }
