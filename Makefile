@@ -92,7 +92,9 @@ PAPER_SRC := $(wildcard paper/*.c)
 # escrow (cairo, qrencode, zbar).  Every other cmd_*.c is in sdtool.
 HELPER_CMD_SRC := sdtool/cmd_hsm.c sdtool/cmd_sim.c sdtool/cmd_escrow.c
 CMD_SRC := $(filter-out $(HELPER_CMD_SRC),$(wildcard sdtool/cmd_*.c))
-CLI_SRC := $(filter-out sdtool/main.c sdtool/helper_main.c \
+# The paper helper's internal verb (ceremony print's PDF).
+PAPER_CLI_SRC := sdtool/paper_verbs.c
+CLI_SRC := $(filter-out sdtool/main.c sdtool/helper_main.c $(PAPER_CLI_SRC) \
 	$(wildcard sdtool/cmd_*.c),$(wildcard sdtool/*.c))
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_HELPER_SRC := $(filter-out $(TEST_SRC),$(wildcard tests/unit/*.c))
@@ -137,7 +139,7 @@ $(BUILD)/config.h: FORCE
 		'$(LIBEXECDIR)' '$(COMMIT)' > $@.new
 	@if cmp -s $@.new $@; then rm -f $@.new; else mv $@.new $@; fi
 
-$(BUILD)/obj/sdtool/main.o: $(BUILD)/config.h
+$(BUILD)/obj/sdtool/main.o $(BUILD)/obj/sdtool/cli.o: $(BUILD)/config.h
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -164,15 +166,11 @@ $(BUILD)/sdtool: $(BUILD)/obj/sdtool/main.o $(CMD_OBJ) $(CLI_LIB) $(CORE_LIB)
 $(BUILD)/obj/helper_%.o: sdtool/helper_main.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@")
-	$(Q)$(CC) $(ALL_CFLAGS) -DHELPER_VERB='"$(HELPER_VERB)"' \
-		-DHELPER_FN=$(HELPER_FN) -c -o $@ $<
+	$(Q)$(CC) $(ALL_CFLAGS) -DHELPER_$(HELPER) -c -o $@ $<
 
-$(BUILD)/obj/helper_hsm.o: HELPER_VERB := hsm
-$(BUILD)/obj/helper_hsm.o: HELPER_FN := cmd_hsm
-$(BUILD)/obj/helper_sim.o: HELPER_VERB := sim
-$(BUILD)/obj/helper_sim.o: HELPER_FN := cmd_sim
-$(BUILD)/obj/helper_paper.o: HELPER_VERB := escrow
-$(BUILD)/obj/helper_paper.o: HELPER_FN := cmd_escrow
+$(BUILD)/obj/helper_hsm.o: HELPER := HSM
+$(BUILD)/obj/helper_sim.o: HELPER := SIM
+$(BUILD)/obj/helper_paper.o: HELPER := PAPER
 
 $(BUILD)/sdtool-hsm: $(BUILD)/obj/helper_hsm.o $(BUILD)/obj/sdtool/cmd_hsm.o \
 		$(CLI_LIB) $(NET_LIB) $(CORE_LIB)
@@ -187,7 +185,8 @@ $(BUILD)/sdtool-sim: $(BUILD)/obj/helper_sim.o $(BUILD)/obj/sdtool/cmd_sim.o \
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SIM_LIBS) $(CORE_LIBS)
 
 $(BUILD)/sdtool-paper: $(BUILD)/obj/helper_paper.o \
-		$(BUILD)/obj/sdtool/cmd_escrow.o $(PAPER_OBJ) $(CLI_LIB) $(CORE_LIB)
+		$(BUILD)/obj/sdtool/cmd_escrow.o $(call obj,$(PAPER_CLI_SRC)) \
+		$(PAPER_OBJ) $(CLI_LIB) $(CORE_LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PAPER_LIBS) $(CORE_LIBS)
 

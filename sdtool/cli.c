@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <libgen.h>
+#include <limits.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -12,9 +13,11 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <termios.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "config.h"   /* SDTOOL_LIBEXECDIR: the Makefile */
 #include "report.h"
 #include "../hw/key.h"
 #include "../pki/certgen.h"
@@ -185,6 +188,139 @@ cli_usage_error(const char *fmt, ...)
 	fprintf(stderr, "run 'sdtool %s --help' for usage\n",
 	    cli_verb_name ? cli_verb_name : "");
 	return EXIT_USAGE;
+}
+
+/* The path of this executable, or "(unknown)". */
+const char *
+cli_self_path(void)
+{
+	static char self[PATH_MAX];
+	ssize_t n;
+
+	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) <= 0)
+		return "(unknown)";
+	self[n] = '\0';
+	return self;
+}
+
+/*
+ * Where a helper may be: beside this binary (a build tree, or a
+ * self-contained install), then the install's libexec directory.  Never
+ * through $PATH: a program found there could be anyone's.
+ */
+int
+cli_helper_find(const char *prog, char *buf, size_t size, char *looked,
+    size_t looked_size)
+{
+	char self[PATH_MAX], *slash;
+	const char *dirs[2];
+	struct stat st;
+	size_t i, used = 0;
+
+	looked[0] = '\0';
+	dirs[0] = NULL;
+	snprintf(self, sizeof(self), "%s", cli_self_path());
+	if (self[0] == '/' && (slash = strrchr(self, '/')) != NULL) {
+		*slash = '\0';
+		dirs[0] = self;
+	}
+	dirs[1] = SDTOOL_LIBEXECDIR;
+	for (i = 0; i < 2; i++) {
+		if (dirs[i] == NULL)
+			continue;
+		if (snprintf(buf, size, "%s/%s", dirs[i], prog) >= (int)size)
+			continue;
+		if (stat(buf, &st) == 0 && S_ISREG(st.st_mode) &&
+		    access(buf, X_OK) == 0)
+			return 0;
+		if (used < looked_size)
+			used += (size_t)snprintf(looked + used, looked_size -
+			    used, "%s%s", used ? ", " : "", buf);
+	}
+	return -1;
+}
+
+int
+cli_helper_run_input(const char *prog, const char *package,
+    char *const argv[], const void *in, size_t len)
+{
+	char path[PATH_MAX], looked[2 * PATH_MAX + 8];
+	char **args = NULL;
+	const uint8_t *p = in;
+	size_t n, off = 0;
+	ssize_t w;
+	pid_t pid;
+	int fds[2] = { -1, -1 }, status, ret = -1;
+
+	if (cli_helper_find(prog, path, sizeof(path), looked,
+	    sizeof(looked)) != 0) {
+		cli_error("this needs %s, which is not installed (looked for "
+		    "%s): install the package %s", prog, looked, package);
+		return -1;
+	}
+	for (n = 0; argv[n] != NULL; n++)
+		;
+	if ((args = calloc(n + 2, sizeof(*args))) == NULL) {
+		cli_error("out of memory");
+		return -1;
+	}
+	args[0] = path;
+	memcpy(args + 1, argv, n * sizeof(*args));
+	fflush(stdout);
+	if (pipe2(fds, O_CLOEXEC) != 0 || (pid = fork()) == -1) {
+		cli_error("cannot run %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (pid == 0) {
+		if (dup2(fds[0], STDIN_FILENO) == -1)
+			_exit(127);
+		execv(path, args);
+		_exit(127);
+	}
+	close(fds[0]);
+	fds[0] = -1;
+	/* a helper that stops reading must not kill us with SIGPIPE */
+	signal(SIGPIPE, SIG_IGN);
+	while (off < len) {
+		if ((w = write(fds[1], p + off, len - off)) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		off += (size_t)w;
+	}
+	close(fds[1]);
+	fds[1] = -1;
+	while (waitpid(pid, &status, 0) == -1)
+		if (errno != EINTR) {
+			cli_error("%s: %s", path, strerror(errno));
+			goto out;
+		}
+	if (WIFEXITED(status))
+		ret = WEXITSTATUS(status);
+	else
+		cli_error("%s ended by signal %d", path, WTERMSIG(status));
+ out:
+	if (fds[0] != -1)
+		close(fds[0]);
+	if (fds[1] != -1)
+		close(fds[1]);
+	free(args);
+	return ret;
+}
+
+int
+cli_json_requested(int argc, char **argv)
+{
+	int i;
+
+	for (i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "--json") == 0)
+			return 1;
+	}
+	return 0;
 }
 
 int

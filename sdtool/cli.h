@@ -38,6 +38,32 @@ int cli_process_start(const char *who);
 int cli_finish_stdout(int status);
 
 /*
+ * Was --json given to `PROGRAM VERB ...` (argv[2] on)?  Known before the
+ * verb parses its options, so that even a usage error is reported as JSON
+ * on stdout (report.h).
+ */
+int cli_json_requested(int argc, char **argv);
+
+/* The path of this executable (/proc/self/exe), or "(unknown)". */
+const char *cli_self_path(void);
+
+/*
+ * Find the helper program prog: beside this executable, then in the
+ * install's LIBEXECDIR; never on $PATH.  0 with its path in buf, or -1
+ * with the places looked in listed in looked.
+ */
+int cli_helper_find(const char *prog, char *buf, size_t size, char *looked,
+    size_t looked_size);
+
+/*
+ * Run `prog verb ARG...` (argv: verb first, NULL-terminated) with in[len]
+ * on its standard input, and wait: its exit status, or -1 with a message
+ * (naming package when prog is not installed).
+ */
+int cli_helper_run_input(const char *prog, const char *package,
+    char *const argv[], const void *in, size_t len);
+
+/*
  * Run the subcommand argv[1] of `sdtool VERB` from table (ended by a NULL
  * name), with argv[1] as its argv[0] and messages saying "sdtool VERB
  * SUB: ".  --help prints the synopsis and the table; a missing or unknown

@@ -32,7 +32,8 @@
 
 #define SYNOPSIS "list | print | run | resume | verify ..."
 #define LIST_SYNOPSIS "[--dir DIR] [--json]"
-#define PRINT_SYNOPSIS "NAME [--params FILE] [--out FILE] [--dir DIR]"
+#define PRINT_SYNOPSIS "NAME [--params FILE] [--out FILE] [--paper a4 | letter] " \
+	"[--dir DIR]"
 #define RUN_SYNOPSIS "NAME --params FILE (--transcript FILE | --dry-run) " \
 	"[--dir DIR]"
 #define RESUME_SYNOPSIS "--transcript FILE"
@@ -44,7 +45,8 @@
 /* Exit status of verify: the chain is intact but the ceremony incomplete. */
 #define EXIT_INCOMPLETE 3
 
-enum { O_DIR = 1, O_JSON, O_PARAMS, O_OUT, O_TRANSCRIPT, O_DRY_RUN, O_HEAD };
+enum { O_DIR = 1, O_JSON, O_PARAMS, O_OUT, O_TRANSCRIPT, O_DRY_RUN, O_HEAD,
+	O_PAPER };
 
 /* ---------------------------------------------------------------- files */
 
@@ -681,14 +683,33 @@ out:
 
 static const struct opt print_opts[] = {
 	{ O_PARAMS, "params", 0, OPT_VALUE, "FILE", "the ceremony's parameters (JSON)" },
-	{ O_OUT, "out", 'o', OPT_VALUE, "FILE", "write the script to FILE.txt (must not exist; default: standard output)" },
+	{ O_OUT, "out", 'o', OPT_VALUE, "FILE", "write the script to FILE, text or, for FILE.pdf, PDF (must not exist; default: standard output)" },
+	{ O_PAPER, "paper", 0, OPT_VALUE, "SIZE", "a4 (default) or letter, for a PDF" },
 	{ O_DIR, "dir", 0, OPT_VALUE, "DIR", "where the ceremony files are" },
 	{ 0, NULL, 0, 0, NULL, NULL }
 };
 
+/*
+ * A PDF is laid out by the paper helper (sdtool-paper, which links cairo):
+ * the text script goes to its standard input, so the words on paper are
+ * exactly the words of the text script.
+ */
+static int
+emit_pdf(const struct loaded *l, const char *out, const char *paper,
+    const char *text, size_t len)
+{
+	char *argv[] = { "ceremony-pdf", "--title", l->c->title, "--paper",
+	    (char *)paper, "--out", (char *)out, NULL };
+	int st;
+
+	st = cli_helper_run_input("sdtool-paper", "sdtool-paper", argv, text,
+	    len);
+	return st == 0 ? EXIT_OK : EXIT_FAIL;
+}
+
 /* Render into memory with f, then to out (new file) or stdout. */
 static int
-emit(const struct loaded *l, const char *out,
+emit(const struct loaded *l, const char *out, const char *paper,
     void (*render)(FILE *, const struct loaded *))
 {
 	char *buf = NULL;
@@ -709,6 +730,8 @@ emit(const struct loaded *l, const char *out,
 	if (out == NULL) {
 		fwrite(buf, 1, len, stdout);
 		rc = EXIT_OK;
+	} else if (paper != NULL) {
+		rc = emit_pdf(l, out, paper, buf, len);
 	} else {
 		rc = cli_write_new_file(out, buf, len, 0644) == 0 ? EXIT_OK :
 		    EXIT_FAIL;
@@ -724,8 +747,9 @@ ceremony_print(int argc, char **argv)
 	struct loaded l;
 	const char *val, *name = NULL, *params = NULL, *out = NULL,
 	    *dir = NULL;
+	const char *paper = "a4";
 	size_t n;
-	int o, rc;
+	int o, rc, pdf;
 
 	opt_init(&p, argc, argv, print_opts);
 	while ((o = opt_next(&p, &val)) != OPT_END) {
@@ -733,6 +757,12 @@ ceremony_print(int argc, char **argv)
 		case O_PARAMS: params = val; break;
 		case O_OUT: out = val; break;
 		case O_DIR: dir = val; break;
+		case O_PAPER:
+			if (strcmp(val, "a4") != 0 && strcmp(val, "letter") != 0)
+				return cli_usage_error("--paper %s: a4 or letter",
+				    val);
+			paper = val;
+			break;
 		case OPT_HELP: return cli_usage(stdout, PRINT_SYNOPSIS, print_opts);
 		case OPT_ERROR: return cli_usage_error("%s", p.errbuf);
 		case 0:
@@ -746,17 +776,13 @@ ceremony_print(int argc, char **argv)
 	}
 	if (name == NULL)
 		return cli_usage_error("which ceremony? (sdtool ceremony list)");
-	if (out != NULL && (n = strlen(out)) > 4 &&
-	    strcmp(out + n - 4, ".pdf") == 0) {
-		cli_error("%s: PDF scripts are not in this build yet; print the "
-		    "text script (--out FILE.txt) and print that", out);
-		return EXIT_FAIL;
-	}
+	pdf = out != NULL && (n = strlen(out)) > 4 &&
+	    strcmp(out + n - 4, ".pdf") == 0;
 	if (out != NULL && cli_refuse_existing(out) != 0)
 		return EXIT_FAIL;
 	if (load_ceremony(name, dir, params, &l) != 0)
 		return EXIT_FAIL;
-	rc = emit(&l, out, put_script);
+	rc = emit(&l, out, pdf ? paper : NULL, put_script);
 	loaded_clear(&l);
 	return rc;
 }
@@ -1321,7 +1347,7 @@ ceremony_run(int argc, char **argv)
 	if (load_ceremony(name, dir, params, &l) != 0)
 		return EXIT_FAIL;
 	if (dry) {
-		rc = emit(&l, NULL, put_dry_run);
+		rc = emit(&l, NULL, NULL, put_dry_run);
 		goto out;
 	}
 	if ((t.fd = open_transcript(tpath, 1)) == -1)

@@ -18,7 +18,7 @@
 #include "cli.h"
 #include "report.h"
 #include "verbs.h"
-#include "config.h"   /* SDTOOL_LIBEXECDIR, SDTOOL_COMMIT: the Makefile */
+#include "config.h"   /* SDTOOL_COMMIT: the Makefile */
 #include "../pki/cert.h"
 #include "../sys/file.h"
 
@@ -83,56 +83,6 @@ usage(FILE *to)
 	fputs("\nSee sdtool(1) and sdtool-VERB(1).\n", to);
 }
 
-/* The path of this executable, or "(unknown)". */
-static const char *
-self_path(void)
-{
-	static char self[PATH_MAX];
-	ssize_t n;
-
-	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) <= 0)
-		return "(unknown)";
-	self[n] = '\0';
-	return self;
-}
-
-/*
- * Where a helper may be: beside this binary (a build tree, or a
- * self-contained install), then the install's libexec directory.  Never
- * through $PATH: a program found there could be anyone's.
- */
-static int
-helper_path(const char *prog, char *buf, size_t size, char *looked,
-    size_t looked_size)
-{
-	char self[PATH_MAX], *slash;
-	const char *dirs[2];
-	struct stat st;
-	size_t i, used = 0;
-
-	looked[0] = '\0';
-	dirs[0] = NULL;
-	snprintf(self, sizeof(self), "%s", self_path());
-	if (self[0] == '/' && (slash = strrchr(self, '/')) != NULL) {
-		*slash = '\0';
-		dirs[0] = self;
-	}
-	dirs[1] = SDTOOL_LIBEXECDIR;
-	for (i = 0; i < 2; i++) {
-		if (dirs[i] == NULL)
-			continue;
-		if (snprintf(buf, size, "%s/%s", dirs[i], prog) >= (int)size)
-			continue;
-		if (stat(buf, &st) == 0 && S_ISREG(st.st_mode) &&
-		    access(buf, X_OK) == 0)
-			return 0;
-		if (used < looked_size)
-			used += (size_t)snprintf(looked + used, looked_size -
-			    used, "%s%s", used ? ", " : "", buf);
-	}
-	return -1;
-}
-
 static int
 wants_help(int argc, char **argv)
 {
@@ -147,13 +97,16 @@ wants_help(int argc, char **argv)
 	return 0;
 }
 
-/* argv[0] is the verb; the helper gets its own path, then the rest. */
+/*
+ * argv[0] is the verb, argv[-1] a slot of main's argv that may be
+ * overwritten: the helper is run as `HELPER VERB ARG...`.
+ */
 static int
 run_helper(const struct verb *v, int argc, char **argv)
 {
 	char path[PATH_MAX], looked[2 * PATH_MAX + 8];
 
-	if (helper_path(v->helper, path, sizeof(path), looked,
+	if (cli_helper_find(v->helper, path, sizeof(path), looked,
 	    sizeof(looked)) != 0) {
 		if (wants_help(argc, argv)) {
 			printf("usage: %s\n\n%s.\n", v->synopsis, v->summary);
@@ -172,8 +125,9 @@ run_helper(const struct verb *v, int argc, char **argv)
 		    strerror(errno));
 		return EXIT_FAIL;
 	}
-	argv[0] = path;
-	execv(path, argv);
+	/* the helper gets the verb, then its arguments */
+	argv[-1] = path;
+	execv(path, argv - 1);
 	cli_error("cannot run %s: %s", path, strerror(errno));
 	return EXIT_FAIL;
 }
@@ -197,7 +151,7 @@ version_verbose(void)
 	pki_sha256_hex(buf, len, hex);
 	free(buf);
 	printf("sdtool %s\ncommit: %s\nexecutable: %s\nsha256: %s\n",
-	    SDTOOL_VERSION, SDTOOL_COMMIT, self_path(), hex);
+	    SDTOOL_VERSION, SDTOOL_COMMIT, cli_self_path(), hex);
 	return EXIT_OK;
 }
 
@@ -212,29 +166,11 @@ find_verb(const char *name)
 	return NULL;
 }
 
-/*
- * Was --json given?  Known before the verb parses its options, so that
- * even a usage error is reported as JSON on stdout (report.h).
- */
-static int
-json_requested(int argc, char **argv)
-{
-	int i;
-
-	for (i = 2; i < argc; i++) {
-		if (strcmp(argv[i], "--") == 0)
-			break;
-		if (strcmp(argv[i], "--json") == 0)
-			return 1;
-	}
-	return 0;
-}
-
 int
 main(int argc, char **argv)
 {
 	const struct verb *v;
-	char *help_argv[3];
+	char *help_argv[4];
 
 	if (cli_process_start("sdtool") != 0)
 		return EXIT_FAIL;
@@ -260,11 +196,12 @@ main(int argc, char **argv)
 			usage(stderr);
 			return EXIT_USAGE;
 		}
-		help_argv[0] = (char *)v->name;
-		help_argv[1] = "--help";
-		help_argv[2] = NULL;
+		help_argv[0] = argv[0];
+		help_argv[1] = (char *)v->name;
+		help_argv[2] = "--help";
+		help_argv[3] = NULL;
 		argc = 3;
-		argv = help_argv - 1;
+		argv = help_argv;
 	}
 	if ((v = find_verb(argv[1])) == NULL) {
 		fprintf(stderr, "sdtool: unknown verb '%s'\n", argv[1]);
@@ -274,7 +211,7 @@ main(int argc, char **argv)
 	cli_verb_name = v->name;
 	if (v->fn == NULL)
 		return run_helper(v, argc - 1, argv + 1);
-	report_want_json(json_requested(argc, argv));
+	report_want_json(cli_json_requested(argc, argv));
 	return cli_finish_stdout(report_finish(v->name,
 	    v->fn(argc - 1, argv + 1)));
 }

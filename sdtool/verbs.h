@@ -12,6 +12,8 @@ int cmd_escrow(int argc, char **argv);
 int cmd_hsm(int argc, char **argv);
 int cmd_card(int argc, char **argv);
 int cmd_yk(int argc, char **argv);
+/* internal, in the paper helper: the PDF of `ceremony print` */
+int cmd_ceremony_pdf(int argc, char **argv);
 int cmd_ceremony(int argc, char **argv);
 
 #endif

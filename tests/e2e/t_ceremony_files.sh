@@ -92,9 +92,26 @@ done
 expect "print --out a new file" 0 sh -c "cd '$G/params' && '$SDTOOL' ceremony print dr-drill --params dr-drill.json --out '$T/script.txt'"
 check "... holds the script" cmp -s "$T/script.txt" "$T/dr-drill.script"
 expect_err "print never overwrites" 1 'script.txt.*exists' sh -c "cd '$G/params' && '$SDTOOL' ceremony print dr-drill --params dr-drill.json --out '$T/script.txt'"
-expect_err "print --out FILE.pdf says PDF is not in this build" 1 'PDF scripts are not in this build' \
+# The PDF is laid out by the paper helper from the same text script.
+expect "print --out FILE.pdf (through sdtool-paper)" 0 \
 	"$SDTOOL" ceremony print dr-drill --params "$G/params/dr-drill.json" --out "$T/script.pdf"
-check "... and writes nothing" test ! -e "$T/script.pdf"
+check "... is a PDF" sh -c "head -c 5 '$T/script.pdf' | grep -q '%PDF-'"
+if command -v pdftotext >/dev/null 2>&1; then
+	pdftotext -layout "$T/script.pdf" "$T/script-pdf.txt"
+	missing=""
+	for id in $(sed -n 's/^[0-9][0-9]*\. \[\([^]]*\)\].*/\1/p' "$T/dr-drill.script"); do
+		grep -q "\[$id\]" "$T/script-pdf.txt" || missing="$missing $id"
+	done
+	if [ -z "$missing" ]; then ok "... and every step of the text script is in it"
+	else not_ok "... and every step of the text script is in it" "missing:$missing"; fi
+fi
+expect_err "print --out FILE.pdf never overwrites" 1 'script.pdf.*exists' \
+	"$SDTOOL" ceremony print dr-drill --params "$G/params/dr-drill.json" --out "$T/script.pdf"
+expect "print --paper letter" 0 \
+	"$SDTOOL" ceremony print dr-drill --params "$G/params/dr-drill.json" --paper letter --out "$T/script-letter.pdf"
+check "... is US Letter" sh -c "pdfinfo '$T/script-letter.pdf' | grep -q '612 x 792'"
+expect_err "print --paper tabloid is a usage error" 2 'a4 or letter' \
+	"$SDTOOL" ceremony print dr-drill --params "$G/params/dr-drill.json" --paper tabloid --out "$T/x.pdf"
 expect_err "unknown ceremony" 1 'nosuch.json' "$SDTOOL" ceremony print nosuch
 mkparams() { $PY -c "
 import json,sys; j=json.load(open(sys.argv[1])); $1; print(json.dumps(j))" "$G/params/dr-drill.json" >"$T/p.json"; }
