@@ -124,6 +124,11 @@ OFFLINE_MAN1 := $(filter-out $(HELPER_MAN1),$(MAN1))
 
 .SECONDARY:
 
+# Dependency files are made by the compiler, never by a rule (make's
+# built-in %: %.o would otherwise try to link them).
+MAKEFLAGS += --no-builtin-rules
+$(BUILD)/%.d: ;
+
 .PHONY: all offline deps deps-build vectors-present check unit e2e lint \
 	san-check demo bench install install-offline install-helpers \
 	uninstall clean FORCE fuzz fuzz-build fuzz-smoke ct-check
@@ -417,5 +422,6 @@ clean:
 -include $(CORE_OBJ:.o=.d) $(NET_OBJ:.o=.d) $(SIM_OBJ:.o=.d) \
 	$(PAPER_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(CMD_OBJ:.o=.d) \
 	$(patsubst %.o,%.d,$(call obj,sdtool/main.c $(HELPER_CMD_SRC))) \
-	$(wildcard $(BUILD)/obj/helper_*.d) \
+	$(BUILD)/obj/helper_hsm.d $(BUILD)/obj/helper_sim.d \
+	$(BUILD)/obj/helper_paper.d \
 	$(TEST_BIN:$(BUILD)/tests/%=$(BUILD)/obj/tests/unit/%.d)

@@ -22,12 +22,12 @@
 #include <sodium.h>
 #include <zbar.h>
 
-#include "../sdtool/cli.h"
 #include "sheet.h"
 
 #define SANS "DejaVu Sans"
 #define MONO "DejaVu Sans Mono"
 
+#define SQUEEZE_MAX 3           /* how far a compact sheet tightens */
 #define TEXT_WIDTH 76          /* columns of the plain-text sheet */
 #define MAX_PIXELS (200u * 1000 * 1000)   /* largest image scanned */
 
@@ -46,6 +46,7 @@ enum block_kind {
 	B_QR,         /* the QR codes */
 	B_LINES,      /* the typed copy */
 	B_SIGN,       /* a: who signs */
+	B_SIGN2,      /* a, b: two who sign, side by side */
 };
 
 struct block {
@@ -249,6 +250,84 @@ build_doc(const struct sheet *s, int pdf, struct doc *d)
 }
 
 /*
+ * A compact sheet (format 2): one page.  parts->text[0] is the secret
+ * code, parts->text[1] the public one.
+ */
+static int
+build_doc_compact(const struct sheet *s, int pdf, struct doc *d)
+{
+	const struct escrow_header *h = s->h;
+	char id[ESCROW_ID_CHARS + 1], when[32], x5t[44], idx[32];
+	const char *key = s->key_name, *cert = s->cert_name;
+
+	memset(d, 0, sizeof(*d));
+	escrow_b32_encode(h->sheet_id, ESCROW_ID_LEN, id);
+	sheet_time(h->created, when);
+	if (h->key_index == ESCROW_NO_INDEX)
+		snprintf(idx, sizeof(idx), "no key index");
+	else
+		snprintf(idx, sizeof(idx), "key index %d", h->key_index);
+	sheet_b64url(h->x5t_256, x5t);
+
+	doc_add(d, B_TITLE, "Key escrow sheet", "Azure Key Vault Managed HSM "
+	    "security domain: an officer's wrapping key");
+	if (h->encrypted)
+		doc_add(d, B_NOTICE, "SECRET. This sheet holds the secret half "
+		    "of a private key, encrypted with a passphrase. Keep it in a "
+		    "safe, and the passphrase in another place.", NULL);
+	else
+		doc_add(d, B_NOTICE, "SECRET, NOT ENCRYPTED. This sheet holds "
+		    "the secret half of a private key in the clear: whoever "
+		    "reads it holds the key. Keep it in a safe.", NULL);
+	doc_add(d, B_FIELD, "HSM", h->hsm[0] ? h->hsm : BLANK);
+	doc_addf(d, B_FIELD, "Officer", "%s (%s)", h->officer[0] ?
+	    h->officer : BLANK, idx);
+	doc_addf(d, B_FIELD, "Key", "RSA-%d, %s; certificate %s", s->bits, key,
+	    h->subject);
+	doc_add(d, B_FIELD, "x5t_256", x5t);
+	if (h->encrypted)
+		doc_addf(d, B_FIELD, "Protection", "passphrase: Argon2id "
+		    "(%u MiB, %u passes), XChaCha20-Poly1305",
+		    h->memlimit_kib / 1024, h->opslimit);
+	else
+		doc_add(d, B_FIELD, "Protection", "NONE: not encrypted");
+	doc_addf(d, B_FIELD, "Sheet", "%s, %s, sdtool %s", id, when,
+	    h->version);
+	if (pdf)
+		doc_add(d, B_QR, NULL, NULL);
+	doc_addf(d, B_HEADING, NULL, "Typed copy: %zu lines and the end line",
+	    s->n_lines);
+	doc_addf(d, B_PARA, NULL, "%sype each line with its number and the "
+	    "end line; case, spaces and hyphens do not matter, O is 0, I and L "
+	    "are 1.", pdf ? "If the SECRET code cannot be read, t" : "T");
+	doc_add(d, B_LINES, NULL, NULL);
+	doc_add(d, B_HEADING, "Recovery", NULL);
+	doc_addf(d, B_STEP, "1.", "On an offline machine with sdtool, %s",
+	    pdf ? "scan this page to a PNG image (150 dpi or more), or type "
+	    "the typed copy into typed.txt." : "type the typed copy into "
+	    "typed.txt.");
+	doc_addf(d, B_STEP, "2.", "Restore the key%s", pdf ? " (the scan "
+	    "holds its certificate, in the PUBLIC code):" : ":");
+	if (pdf)
+		doc_addf(d, B_CODE, NULL, "sdtool escrow restore --scan "
+		    "page.png --out %s", key);
+	doc_addf(d, B_CODE, NULL, "sdtool escrow restore --text typed.txt "
+	    "--cert %s --out %s", cert != NULL ? cert : "CERT", key);
+	doc_addf(d, B_STEP, "3.", "%s--cert: the certificate file%s. sdtool "
+	    "rebuilds the key, proves it is the certificate's, writes it "
+	    "(mode 0600) and prints its x5t_256: compare it with the one "
+	    "above.", h->encrypted ? "It asks this sheet's passphrase, then a "
+	    "new one for the key file. " : "", pdf ? " or a scan of the "
+	    "PUBLIC code" : "");
+	doc_add(d, B_STEP, "4.", "Prove that the key still opens its share of "
+	    "the security domain:");
+	doc_addf(d, B_CODE, NULL, "sdtool verify --sd-file SD.json "
+	    "--sd-wrapping-keys %s", key);
+	doc_add(d, B_SIGN2, "Printed and checked by the officer", "Witness");
+	return d->failed ? -1 : 0;
+}
+
+/*
  * The PDF.
  */
 
@@ -293,6 +372,8 @@ struct layout {
 	double y;                       /* top of the next line */
 	int page;
 	int pages;                      /* 0 in the counting pass */
+	int compact;                    /* one page: tighter spacing */
+	int squeeze;                    /* 0..SQUEEZE_MAX: tighter still */
 	char id[ESCROW_ID_CHARS + 1];
 };
 
@@ -490,12 +571,39 @@ pdf_qr(struct layout *L)
 	}
 }
 
+/* A compact sheet's two codes side by side: SECRET, then PUBLIC. */
+static void
+pdf_qr_compact(struct layout *L)
+{
+	static const char *const label[2] = { "SECRET: the key's secret half",
+		"PUBLIC: the certificate (not secret)" };
+	double gap = 40, size = 165 - 5 * L->squeeze, x, lsize = 8.5;
+	int i;
+
+	if (size > (L->right - L->left - gap) / 2)
+		size = (L->right - L->left - gap) / 2;
+	L->y += 4;
+	need(L, size + 16);
+	for (i = 0; i < 2; i++) {
+		x = (L->left + L->right) / 2 + (i ? gap / 2 : -gap / 2 - size);
+		draw_qr(L, x, L->y, size, L->qr[i]);
+		font(L, SANS, 1, lsize);
+		if (i == 0)
+			cairo_set_source_rgb(L->cr, 0.75, 0, 0);
+		show(L, x + (size - width_of(L, label[i])) / 2,
+		    L->y + size + 11, label[i]);
+		grey(L, 0);
+	}
+	L->y += size + 16;
+}
+
 static void
 pdf_lines(struct layout *L)
 {
 	const char *p = L->s->text, *nl;
 	char line[128];
-	double size = 10, lead = 13.5;
+	double size = L->compact ? 9.5 : 10;
+	double lead = L->compact ? 11.5 - 0.5 * L->squeeze : 13.5;
 	size_t k = 0;
 
 	for (; *p != '\0'; p = nl + 1) {
@@ -546,6 +654,36 @@ pdf_sign(struct layout *L, const char *who)
 	L->y += 66;
 }
 
+/* Two signature blocks on one row. */
+static void
+pdf_sign2(struct layout *L, const char *a, const char *b)
+{
+	double w = (L->right - L->left - 24) / 2, x, y;
+	const char *who;
+	int i;
+
+	need(L, 38);
+	for (i = 0; i < 2; i++) {
+		x = L->left + i * (w + 24);
+		who = i ? b : a;
+		font(L, SANS, 1, 8.5);
+		show(L, x, L->y + 9, who);
+		y = L->y + 28;
+		cairo_set_line_width(L->cr, 0.6);
+		cairo_move_to(L->cr, x, y);
+		cairo_line_to(L->cr, x + w * 0.62, y);
+		cairo_move_to(L->cr, x + w * 0.68, y);
+		cairo_line_to(L->cr, x + w, y);
+		cairo_stroke(L->cr);
+		font(L, SANS, 0, 7);
+		grey(L, 0.35);
+		show(L, x, y + 9, "name and signature");
+		show(L, x + w * 0.68, y + 9, "date");
+		grey(L, 0);
+	}
+	L->y += 38;
+}
+
 /* Lay out the whole document once. */
 static void
 pdf_doc(struct layout *L, const struct doc *d)
@@ -560,6 +698,18 @@ pdf_doc(struct layout *L, const struct doc *d)
 		b = &d->b[i];
 		switch (b->kind) {
 		case B_TITLE:
+			if (L->compact) {
+				font(L, SANS, 1, 16);
+				show(L, L->left, L->y + 16, b->a);
+				cairo_set_source_rgb(L->cr, 0.75, 0, 0);
+				show(L, L->right - width_of(L, "SECRET"),
+				    L->y + 16, "SECRET");
+				grey(L, 0);
+				font(L, SANS, 0, 9);
+				show(L, L->left, L->y + 31, b->b);
+				L->y += 40;
+				break;
+			}
 			font(L, SANS, 1, 20);
 			show(L, L->left, L->y + 20, b->a);
 			font(L, SANS, 0, 10);
@@ -567,6 +717,19 @@ pdf_doc(struct layout *L, const struct doc *d)
 			L->y += 52;
 			break;
 		case B_NOTICE:
+			if (L->compact) {
+				h = wrap(L, L->left + 8, SANS, 1, 9, 12, b->a, 1);
+				cairo_set_source_rgb(L->cr, 0.75, 0, 0);
+				cairo_set_line_width(L->cr, 1.2);
+				cairo_rectangle(L->cr, L->left, L->y - 2,
+				    L->right - L->left, h + 8);
+				cairo_stroke(L->cr);
+				L->y += 2;
+				wrap(L, L->left + 8, SANS, 1, 9, 12, b->a, 0);
+				grey(L, 0);
+				L->y += 10;
+				break;
+			}
 			h = wrap(L, L->left + 8, SANS, 1, 10, 13.5, b->a, 1);
 			cairo_set_source_rgb(L->cr, 0.75, 0, 0);
 			cairo_set_line_width(L->cr, 1.2);
@@ -579,6 +742,14 @@ pdf_doc(struct layout *L, const struct doc *d)
 			L->y += 14;
 			break;
 		case B_FIELD:
+			if (L->compact) {
+				h = wrap(L, L->left + 70, MONO, 0, 8.5, 11, b->b, 1);
+				need(L, h);
+				font(L, SANS, 1, 8.5);
+				show(L, L->left, L->y + 8.5, b->a);
+				wrap(L, L->left + 70, MONO, 0, 8.5, 11, b->b, 0);
+				break;
+			}
 			h = wrap(L, L->left + label_w, MONO, 0, 9, 12.5, b->b, 1);
 			need(L, h);
 			font(L, SANS, 1, 9);
@@ -586,6 +757,17 @@ pdf_doc(struct layout *L, const struct doc *d)
 			wrap(L, L->left + label_w, MONO, 0, 9, 12.5, b->b, 0);
 			break;
 		case B_HEADING:
+			if (L->compact) {
+				L->y += 6;
+				font(L, SANS, 1, 11);
+				show(L, L->left, L->y + 11, b->a);
+				cairo_set_line_width(L->cr, 0.8);
+				cairo_move_to(L->cr, L->left, L->y + 15);
+				cairo_line_to(L->cr, L->right, L->y + 15);
+				cairo_stroke(L->cr);
+				L->y += 20;
+				break;
+			}
 			/* not alone at the foot of a page */
 			need(L, b->keep);
 			L->y += 12;
@@ -598,10 +780,25 @@ pdf_doc(struct layout *L, const struct doc *d)
 			L->y += 26;
 			break;
 		case B_PARA:
+			if (L->compact) {
+				wrap(L, L->left, SANS, 0, 8.5, 11, b->a, 0);
+				L->y += 3;
+				break;
+			}
 			wrap(L, L->left, SANS, 0, 9.5, 13, b->a, 0);
 			L->y += 6;
 			break;
 		case B_STEP:
+			if (L->compact) {
+				h = wrap(L, L->left + 14, SANS, 0, 8.5, 11, b->b,
+				    1);
+				need(L, h);
+				font(L, SANS, 1, 8.5);
+				show(L, L->left, L->y + 8.5, b->a);
+				wrap(L, L->left + 14, SANS, 0, 8.5, 11, b->b, 0);
+				L->y += 2;
+				break;
+			}
 			h = wrap(L, L->left + 16, SANS, 0, 9.5, 13, b->b, 1);
 			need(L, h);
 			font(L, SANS, 1, 9.5);
@@ -610,17 +807,29 @@ pdf_doc(struct layout *L, const struct doc *d)
 			L->y += 3;
 			break;
 		case B_CODE:
+			if (L->compact) {
+				wrap(L, L->left + 24, MONO, 0, 8, 10.5, b->a, 0);
+				L->y += 3;
+				break;
+			}
 			wrap(L, L->left + 28, MONO, 0, 8.5, 12, b->a, 0);
 			L->y += 5;
 			break;
 		case B_QR:
-			pdf_qr(L);
+			if (L->compact)
+				pdf_qr_compact(L);
+			else
+				pdf_qr(L);
 			break;
 		case B_LINES:
 			pdf_lines(L);
 			break;
 		case B_SIGN:
 			pdf_sign(L, b->a);
+			break;
+		case B_SIGN2:
+			L->y += 4;
+			pdf_sign2(L, b->a, b->b);
 			break;
 		}
 	}
@@ -631,7 +840,7 @@ pdf_doc(struct layout *L, const struct doc *d)
 /* One pass: to a stream (NULL: counting only).  Returns the pages. */
 static int
 pdf_pass(const struct sheet *s, const struct doc *d, QRcode **qr, double pw,
-    double ph, int pages, struct gbuf *out)
+    double ph, int pages, int squeeze, struct gbuf *out, struct sd_err *e)
 {
 	cairo_surface_t *surf;
 	struct layout L;
@@ -640,7 +849,7 @@ pdf_pass(const struct sheet *s, const struct doc *d, QRcode **qr, double pw,
 
 	surf = cairo_pdf_surface_create_for_stream(gbuf_write, out, pw, ph);
 	if (cairo_surface_status(surf) != CAIRO_STATUS_SUCCESS) {
-		cli_error("cairo: %s", cairo_status_to_string(
+		(void)sd_err_set(e, SD_ERR_INTERNAL, "cairo: %s", cairo_status_to_string(
 		    cairo_surface_status(surf)));
 		cairo_surface_destroy(surf);
 		return -1;
@@ -656,6 +865,14 @@ pdf_pass(const struct sheet *s, const struct doc *d, QRcode **qr, double pw,
 	L.top = 42;
 	L.bottom = ph - 46;
 	L.pages = pages;
+	L.compact = s->compact;
+	L.squeeze = squeeze;
+	if (s->compact) {
+		L.top = 32;
+		L.bottom = ph - 36;
+		L.left = 42;
+		L.right = pw - 42;
+	}
 	escrow_b32_encode(s->h->sheet_id, ESCROW_ID_LEN, L.id);
 	snprintf(title, sizeof(title), "Key escrow sheet %s", L.id);
 	cairo_pdf_surface_set_metadata(surf, CAIRO_PDF_METADATA_TITLE, title);
@@ -665,7 +882,7 @@ pdf_pass(const struct sheet *s, const struct doc *d, QRcode **qr, double pw,
 	cairo_destroy(L.cr);
 	cairo_surface_finish(surf);
 	if (cairo_surface_status(surf) != CAIRO_STATUS_SUCCESS)
-		cli_error("drawing the sheet failed: %s",
+		(void)sd_err_set(e, SD_ERR_INTERNAL, "drawing the sheet failed: %s",
 		    cairo_status_to_string(cairo_surface_status(surf)));
 	else
 		ret = L.page;
@@ -675,21 +892,22 @@ pdf_pass(const struct sheet *s, const struct doc *d, QRcode **qr, double pw,
 
 /* The QR codes of parts, level Q; NULL on failure (message printed). */
 static QRcode **
-encode_codes(const struct escrow_parts *parts)
+encode_codes(const struct escrow_parts *parts, int compact, struct sd_err *e)
 {
 	QRcode **qr;
 	size_t i;
 
 	if ((qr = calloc(parts->n, sizeof(*qr))) == NULL) {
-		cli_error("out of memory");
+		(void)sd_err_set(e, SD_ERR_ALLOC, "out of memory");
 		return NULL;
 	}
 	for (i = 0; i < parts->n; i++) {
 		/* the texts hold only QR alphanumeric characters */
-		qr[i] = QRcode_encodeString(parts->text[i], 0, QR_ECLEVEL_Q,
-		    QR_MODE_8, 1);
+		/* a compact sheet's public code is long (and public): level L */
+		qr[i] = QRcode_encodeString(parts->text[i], 0, compact && i == 1 ?
+		    QR_ECLEVEL_L : QR_ECLEVEL_Q, QR_MODE_8, 1);
 		if (qr[i] == NULL) {
-			cli_error("QR part %zu: %s", i + 1, strerror(errno));
+			(void)sd_err_set(e, SD_ERR_INTERNAL, "QR part %zu: %s", i + 1, strerror(errno));
 			for (; i-- > 0;)
 				QRcode_free(qr[i]);
 			free(qr);
@@ -717,7 +935,7 @@ free_codes(QRcode **qr, size_t n)
 
 int
 sheet_pdf(const struct sheet *s, enum sheet_paper paper,
-    struct sd_secret **out, int *pages)
+    struct sd_secret **out, int *pages, struct sd_err *e)
 {
 	struct doc d;
 	struct gbuf buf = { NULL, 0, 0 };
@@ -725,21 +943,30 @@ sheet_pdf(const struct sheet *s, enum sheet_paper paper,
 	QRcode **qr = NULL;
 	double pw = paper == SHEET_LETTER ? 612 : 595.276;
 	double ph = paper == SHEET_LETTER ? 792 : 841.89;
-	int n, ret = -1;
+	int n, squeeze, ret = -1;
 
 	*out = NULL;
 	*pages = 0;
-	if (build_doc(s, 1, &d) != 0) {
-		cli_error("out of memory");
+	if ((s->compact ? build_doc_compact(s, 1, &d) :
+	    build_doc(s, 1, &d)) != 0) {
+		(void)sd_err_set(e, SD_ERR_ALLOC, "out of memory");
 		goto out;
 	}
-	if ((qr = encode_codes(s->parts)) == NULL)
+	if ((qr = encode_codes(s->parts, s->compact, e)) == NULL)
 		goto out;
-	if ((n = pdf_pass(s, &d, qr, pw, ph, 0, NULL)) < 0 ||
-	    (n = pdf_pass(s, &d, qr, pw, ph, n, &buf)) < 0)
+	/*
+	 * A compact sheet is one page: long names or a long certificate
+	 * subject take room, given back by smaller codes (still 0.5 mm a
+	 * module at RSA-4096) and tighter lines.
+	 */
+	for (squeeze = 0;; squeeze++)
+		if ((n = pdf_pass(s, &d, qr, pw, ph, 0, squeeze, NULL, e)) < 0 ||
+		    !s->compact || n == 1 || squeeze == SQUEEZE_MAX)
+			break;
+	if (n < 0 || (n = pdf_pass(s, &d, qr, pw, ph, n, squeeze, &buf, e)) < 0)
 		goto out;
 	if ((res = calloc(1, sizeof(*res))) == NULL) {
-		cli_error("out of memory");
+		(void)sd_err_set(e, SD_ERR_ALLOC, "out of memory");
 		goto out;
 	}
 	res->p = buf.p;
@@ -854,7 +1081,7 @@ twrap(struct tbuf *t, const char *text, size_t indent, const char *first)
 }
 
 int
-sheet_text(const struct sheet *s, struct sd_secret **out)
+sheet_text(const struct sheet *s, struct sd_secret **out, struct sd_err *e)
 {
 	struct doc d;
 	struct tbuf t = { NULL, 0, 0, 0 };
@@ -865,8 +1092,9 @@ sheet_text(const struct sheet *s, struct sd_secret **out)
 	int ret = -1;
 
 	*out = NULL;
-	if (build_doc(s, 0, &d) != 0) {
-		cli_error("out of memory");
+	if ((s->compact ? build_doc_compact(s, 0, &d) :
+	    build_doc(s, 0, &d)) != 0) {
+		(void)sd_err_set(e, SD_ERR_ALLOC, "out of memory");
 		goto out;
 	}
 	for (i = 0; i < d.n; i++) {
@@ -929,12 +1157,23 @@ sheet_text(const struct sheet *s, struct sd_secret **out)
 			tputs(&t, ":\n\n\n  name ____________________  signature "
 			    "______________________  date __________\n\n");
 			break;
+		case B_SIGN2:
+			tputs(&t, "\n");
+			tputs(&t, b->a);
+			tputs(&t, ":\n\n\n  name ____________________  signature "
+			    "______________________  date __________\n\n");
+			tputs(&t, b->b);
+			tputs(&t, ":\n\n\n  name ____________________  signature "
+			    "______________________  date __________\n\n");
+			break;
 		}
 	}
-	twrap(&t, "The QR codes of this sheet are on its PDF form (sdtool "
+	twrap(&t, s->compact ? "The QR codes of this sheet, SECRET and PUBLIC, "
+	    "are on its PDF form (sdtool escrow print --format pdf)." :
+	    "The QR codes of this sheet are on its PDF form (sdtool "
 	    "escrow print --format pdf).", 0, NULL);
 	if (t.failed || (res = calloc(1, sizeof(*res))) == NULL) {
-		cli_error("out of memory");
+		(void)sd_err_set(e, SD_ERR_ALLOC, "out of memory");
 		goto out;
 	}
 	res->p = (uint8_t *)t.p;
@@ -958,7 +1197,7 @@ sheet_text(const struct sheet *s, struct sd_secret **out)
  */
 static int
 scan_grey(const uint8_t *grey_px, unsigned w, unsigned h,
-    int (*fn)(void *ctx, const char *text, size_t len), void *ctx)
+    int (*fn)(void *ctx, const char *text, size_t len), void *ctx, struct sd_err *e)
 {
 	zbar_image_scanner_t *sc = NULL;
 	zbar_image_t *img = NULL;
@@ -967,7 +1206,7 @@ scan_grey(const uint8_t *grey_px, unsigned w, unsigned h,
 
 	if ((sc = zbar_image_scanner_create()) == NULL ||
 	    (img = zbar_image_create()) == NULL) {
-		cli_error("out of memory");
+		(void)sd_err_set(e, SD_ERR_ALLOC, "out of memory");
 		goto out;
 	}
 	/* QR codes only: the sheet has no other kind */
@@ -977,7 +1216,7 @@ scan_grey(const uint8_t *grey_px, unsigned w, unsigned h,
 	zbar_image_set_size(img, w, h);
 	zbar_image_set_data(img, grey_px, (unsigned long)w * h, NULL);
 	if (zbar_scan_image(sc, img) < 0) {
-		cli_error("zbar could not scan the image");
+		(void)sd_err_set(e, SD_ERR_FORMAT, "zbar could not scan the image");
 		goto out;
 	}
 	for (sym = zbar_image_first_symbol(img); sym != NULL;
@@ -1045,7 +1284,7 @@ to_grey(cairo_surface_t *src, unsigned *wp, unsigned *hp)
 
 int
 sheet_scan_png(const char *path,
-    int (*fn)(void *ctx, const char *text, size_t len), void *ctx)
+    int (*fn)(void *ctx, const char *text, size_t len), void *ctx, struct sd_err *e)
 {
 	static const uint8_t png_sig[8] = { 0x89, 'P', 'N', 'G', '\r', '\n',
 		0x1a, '\n' };
@@ -1059,33 +1298,33 @@ sheet_scan_png(const char *path,
 
 	/* cairo calls any bad PNG "out of memory": look first */
 	if ((f = fopen(path, "rb")) == NULL) {
-		cli_error("%s: %s", path, strerror(errno));
+		(void)sd_err_set(e, SD_ERR_IO, "%s: %s", path, strerror(errno));
 		return -1;
 	}
 	n = fread(sig, 1, sizeof(sig), f);
 	fclose(f);
 	if (n != sizeof(sig) || memcmp(sig, png_sig, sizeof(sig)) != 0) {
-		cli_error("%s: cannot be read as a PNG image; scan to PNG, or "
+		(void)sd_err_set(e, SD_ERR_FORMAT, "%s: cannot be read as a PNG image; scan to PNG, or "
 		    "convert (pdftoppm -png, or an image editor)", path);
 		return -1;
 	}
 	img = cairo_image_surface_create_from_png(path);
 	if ((st = cairo_surface_status(img)) != CAIRO_STATUS_SUCCESS) {
 		if (st == CAIRO_STATUS_FILE_NOT_FOUND)
-			cli_error("%s: no such file", path);
+			(void)sd_err_set(e, SD_ERR_IO, "%s: no such file", path);
 		else if (st == CAIRO_STATUS_READ_ERROR)
-			cli_error("%s: cannot be read as a PNG image; scan to "
+			(void)sd_err_set(e, SD_ERR_FORMAT, "%s: cannot be read as a PNG image; scan to "
 			    "PNG, or convert (pdftoppm -png, or an image "
 			    "editor)", path);
 		else
-			cli_error("%s: %s", path, cairo_status_to_string(st));
+			(void)sd_err_set(e, SD_ERR_INTERNAL, "%s: %s", path, cairo_status_to_string(st));
 		goto out;
 	}
 	if ((g = to_grey(img, &w, &h)) == NULL) {
-		cli_error("%s: image too large, or out of memory", path);
+		(void)sd_err_set(e, SD_ERR_ALLOC, "%s: image too large, or out of memory", path);
 		goto out;
 	}
-	ret = scan_grey(g, w, h, fn, ctx);
+	ret = scan_grey(g, w, h, fn, ctx, e);
  out:
 	if (g != NULL) {
 		sodium_memzero(g, (size_t)w * h);
@@ -1112,7 +1351,8 @@ expect_fn(void *ctx, const char *text, size_t len)
 }
 
 int
-sheet_qr_selfcheck(const struct escrow_parts *parts)
+sheet_qr_selfcheck(const struct escrow_parts *parts, int compact,
+    struct sd_err *e)
 {
 	QRcode **qr;
 	uint8_t *g = NULL;
@@ -1122,12 +1362,12 @@ sheet_qr_selfcheck(const struct escrow_parts *parts)
 	size_t i;
 	int r, c, ret = -1;
 
-	if ((qr = encode_codes(parts)) == NULL)
+	if ((qr = encode_codes(parts, compact, e)) == NULL)
 		return -1;
 	for (i = 0; i < parts->n; i++) {
 		side = (unsigned)((qr[i]->width + 2 * quiet) * scale);
 		if ((g = malloc((size_t)side * side)) == NULL) {
-			cli_error("out of memory");
+			(void)sd_err_set(e, SD_ERR_ALLOC, "out of memory");
 			goto out;
 		}
 		memset(g, 0xff, (size_t)side * side);
@@ -1142,10 +1382,10 @@ sheet_qr_selfcheck(const struct escrow_parts *parts)
 			}
 		x.want = parts->text[i];
 		x.matched = 0;
-		if (scan_grey(g, side, side, expect_fn, &x) < 0)
+		if (scan_grey(g, side, side, expect_fn, &x, e) < 0)
 			goto out;
 		if (x.matched != 1) {
-			cli_error("QR part %zu does not read back as written; "
+			(void)sd_err_set(e, SD_ERR_INTERNAL, "QR part %zu does not read back as written; "
 			    "not writing the sheet", i + 1);
 			goto out;
 		}

@@ -23,6 +23,7 @@ struct sheet {
 	int bits;                          /* RSA key size */
 	const char *key_name;              /* for the printed restore command */
 	const char *cert_name;             /* likewise; NULL when none */
+	int compact;                       /* format 2: parts = secret, public */
 };
 
 enum sheet_paper { SHEET_A4, SHEET_LETTER };
@@ -31,19 +32,21 @@ enum sheet_paper { SHEET_A4, SHEET_LETTER };
  * The sheet as a PDF: header, QR codes, typed copy, recovery
  * instructions, signature lines, a footer naming the sheet on every page.
  * *out is guarded memory (the PDF may hold a plain key); *pages is the
- * number of pages.  0 or -1.
+ * number of pages.  0, or -1 with the reason in e (nothing printed).
  */
 int sheet_pdf(const struct sheet *s, enum sheet_paper paper,
-    struct sd_secret **out, int *pages);
+    struct sd_secret **out, int *pages, struct sd_err *e);
 
 /* The same sheet as plain text, without the QR codes.  0 or -1. */
-int sheet_text(const struct sheet *s, struct sd_secret **out);
+int sheet_text(const struct sheet *s, struct sd_secret **out,
+    struct sd_err *e);
 
 /*
  * Draw every QR code of parts as an image, read it back with zbar, and
  * compare: so no sheet is written whose codes do not read.  0 or -1.
  */
-int sheet_qr_selfcheck(const struct escrow_parts *parts);
+int sheet_qr_selfcheck(const struct escrow_parts *parts, int compact,
+    struct sd_err *e);
 
 /*
  * Read the QR codes of a PNG image, passing each one's text to fn (which
@@ -51,7 +54,8 @@ int sheet_qr_selfcheck(const struct escrow_parts *parts);
  * codes found (0 is not an error), or -1.
  */
 int sheet_scan_png(const char *path,
-    int (*fn)(void *ctx, const char *text, size_t len), void *ctx);
+    int (*fn)(void *ctx, const char *text, size_t len), void *ctx,
+    struct sd_err *e);
 
 /*
  * Release what cairo and fontconfig keep for the life of the process, so

@@ -40,7 +40,7 @@
 #define PRINT_SYNOPSIS "--key KEY [--cert CERT] --out SHEET " \
 	"[--officer NAME] [--hsm NAME] [--index I] [--format pdf | text] " \
 	"[--paper a4 | letter] [--passphrase | --no-passphrase] " \
-	"[--password-file FILE] [--new-password-file FILE] [--json]"
+	"[--password-file FILE] [--new-password-file FILE] [--long] [--json]"
 #define RESTORE_SYNOPSIS "(--text FILE | --qr FILE ... | --scan IMAGE ...) " \
 	"--out KEY [--cert CERT] [--password-file FILE] " \
 	"[--new-password-file FILE | --no-passphrase] [--json]"
@@ -390,11 +390,22 @@ iso_time(uint64_t t, char out[static 32])
 		out[0] = '\0';
 }
 
+/*
+ * The paper library's reason, if it gave one: a callback of ours that
+ * stopped a scan has said why already.
+ */
+static void
+paper_error(const struct sd_err *e)
+{
+	if (e->msg[0] != '\0')
+		cli_error("%s", e->msg);
+}
+
 /* --- print ------------------------------------------------------------- */
 
 enum { O_KEY = 1, O_CERT, O_OUT, O_OFFICER, O_HSM, O_INDEX, O_FORMAT,
 	O_PAPER, O_PASS, O_NOPASS, O_PASSFILE, O_NEWPASSFILE, O_JSON, O_TEXT,
-	O_QR, O_SCAN };
+	O_QR, O_SCAN, O_LONG };
 
 static const struct opt print_opts[] = {
 	{ O_KEY, "key", 0, OPT_VALUE, "KEY", "the private key file to escrow" },
@@ -419,6 +430,8 @@ static const struct opt print_opts[] = {
 	    "the key file's passphrase, from FILE's first line" },
 	{ O_NEWPASSFILE, "new-password-file", 0, OPT_VALUE, "FILE",
 	    "the sheet's new passphrase, from FILE's first line" },
+	{ O_LONG, "long", 0, OPT_FLAG, NULL,
+	    "the long sheet of format 1: the whole key, several pages" },
 	{ O_JSON, "json", 0, OPT_FLAG, NULL, "report as JSON" },
 	{ 0, NULL, 0, 0, NULL, NULL }
 };
@@ -426,7 +439,7 @@ static const struct opt print_opts[] = {
 struct print_args {
 	const char *key, *cert, *out, *officer, *hsm, *passfile, *newpassfile;
 	long index;
-	int have_index, text, letter, pass, no_pass, json;
+	int have_index, text, letter, pass, no_pass, json, long_format;
 };
 
 static int
@@ -474,6 +487,7 @@ print_parse(int argc, char **argv, struct print_args *a)
 		case O_NOPASS: a->no_pass = 1; break;
 		case O_PASSFILE: a->passfile = val; break;
 		case O_NEWPASSFILE: a->newpassfile = val; break;
+		case O_LONG: a->long_format = 1; break;
 		case O_JSON: a->json = 1; break;
 		case OPT_HELP:
 			cli_usage(stdout, PRINT_SYNOPSIS, print_opts);
@@ -537,8 +551,10 @@ print_selfcheck(const struct sd_secret *payload, const struct sd_secret *text,
 		    "sheet", e.msg);
 		goto out;
 	}
-	if (pdf && sheet_qr_selfcheck(parts) != 0)
+	if (pdf && sheet_qr_selfcheck(parts, 0, &e) != 0) {
+		paper_error(&e);
 		goto out;
+	}
 	ret = 0;
  out:
 	escrow_qr_set_free(set);
@@ -558,9 +574,11 @@ print_report(const struct print_args *a, const struct escrow_header *h,
 	escrow_b32_encode(h->sheet_id, ESCROW_ID_LEN, id);
 	if (a->json) {
 		iso_time(h->created, when);
-		o = json_pack("{s:s, s:s, s:s?, s:i, s:s, s:s, s:s?, s:s?, s:o, "
-		    "s:s, s:s, s:s, s:i, s:b, s:o, s:i, s:i}",
-		    "sheet", a->out, "format", a->text ? "text" : "pdf",
+		o = json_pack("{s:s, s:i, s:s, s:s?, s:i, s:s, s:s, s:s?, s:s?, "
+		    "s:o, s:s, s:s, s:s, s:i, s:b, s:o, s:i, s:i}",
+		    "sheet", a->out, "sheet_format", h->format == 0 ?
+		    ESCROW_FORMAT_VERSION : h->format,
+		    "format", a->text ? "text" : "pdf",
 		    "paper", a->text ? NULL : a->letter ? "letter" : "a4",
 		    "pages", pages, "sheet_id", id, "key", a->key,
 		    "cert", cert_path, "x5t_256", x5t,
@@ -604,6 +622,135 @@ print_report(const struct print_args *a, const struct escrow_header *h,
 	    "--text), then\ndelete %s: it is a copy of the key.\n", a->out);
 }
 
+/*
+ * A compact sheet: the smaller prime, sealed, and the public code with
+ * the certificate.  The key is rebuilt from them before anything is
+ * printed, and must be the key given.  *parts: the secret code, then the
+ * public one.  1 (nothing printed) when the certificate is too long for
+ * the public code.
+ */
+static int
+seal_compact(struct escrow_header *h, EVP_PKEY *pkey, X509 *cert,
+    const char *pass, const struct escrow_kdf *kdf,
+    struct sd_secret **payload, struct escrow_parts **parts)
+{
+	struct escrow_parts *pp = NULL;
+	struct sd_secret *prime = NULL, *back = NULL, *der = NULL, *orig = NULL;
+	struct sd_secret *qr = NULL;
+	struct sd_err e = { "" };
+	unsigned char *cder = NULL;
+	char *pub = NULL;
+	int n, r, ret = -1;
+
+	*payload = NULL;
+	*parts = NULL;
+	if ((r = escrow_rsa_prime(pkey, &prime, &h->bits, &h->rsa_flags,
+	    &e)) != 0) {
+		cli_core_error(r, &e, "the key");
+		goto out;
+	}
+	sd_random(NULL, h->sheet_id, sizeof(h->sheet_id));
+	if ((n = i2d_X509(cert, &cder)) <= 0) {
+		cli_error("the certificate cannot be encoded");
+		goto out;
+	}
+	if ((r = escrow_public_encode(h, cder, (size_t)n, &pub, &e)) ==
+	    SD_ERR_LIMIT) {
+		ret = 1;
+		goto out;
+	}
+	if (r != 0 ||
+	    (r = escrow_seal_compact(h, prime->p, prime->len, pass, kdf, NULL,
+	    payload, &e)) != 0 ||
+	    (r = escrow_secret_qr((*payload)->p, (*payload)->len, &qr,
+	    &e)) != 0) {
+		cli_core_error(r, &e, "making the sheet");
+		goto out;
+	}
+	/* the key must come back from what the sheet carries */
+	if ((r = escrow_rsa_rebuild(prime->p, prime->len, h->rsa_flags,
+	    X509_get0_pubkey(cert), &back, &e)) != 0) {
+		cli_core_error(r, &e, "rebuilding the key from its prime");
+		goto out;
+	}
+	if (key_der(pkey, &orig) != 0)
+		goto out;
+	if (orig->len != back->len ||
+	    sodium_memcmp(orig->p, back->p, orig->len) != 0)
+		cli_warn("the key's private exponent is not the one OpenSSL "
+		    "computes; the restored key will be an equivalent key with "
+		    "other bytes");
+	if ((pp = calloc(1, sizeof(*pp))) == NULL ||
+	    (pp->text[0] = sodium_malloc(qr->len + 1)) == NULL ||
+	    (pp->n = 1, pp->text[1] = sodium_malloc(strlen(pub) + 1)) == NULL) {
+		cli_error("out of locked memory");
+		goto out;
+	}
+	pp->n = 2;
+	memcpy(pp->text[0], qr->p, qr->len);
+	pp->text[0][qr->len] = '\0';
+	memcpy(pp->text[1], pub, strlen(pub) + 1);
+	*parts = pp;
+	pp = NULL;
+	ret = 0;
+ out:
+	if (ret != 0) {
+		sd_secret_free(*payload);
+		*payload = NULL;
+	}
+	escrow_parts_free(pp);
+	sd_secret_free(prime);
+	sd_secret_free(back);
+	sd_secret_free(der);
+	sd_secret_free(orig);
+	sd_secret_free(qr);
+	OPENSSL_free(cder);
+	free(pub);
+	return ret;
+}
+
+/* The compact sheet's codes and typed copy read back. */
+static int
+compact_selfcheck(const struct sd_secret *payload, const struct sd_secret *text,
+    const struct escrow_parts *parts, const struct escrow_header *h, int pdf)
+{
+	struct escrow_text_report rep;
+	struct escrow_header ph;
+	struct sd_secret *a = NULL, *b = NULL;
+	struct sd_err e = { "" };
+	uint8_t *cert = NULL;
+	size_t clen = 0;
+	int ret = -1;
+
+	if (escrow_text_decode((const char *)text->p, text->len, &rep, &a,
+	    &e) != 0 || a->len != payload->len ||
+	    sodium_memcmp(a->p, payload->p, payload->len) != 0) {
+		cli_error("the typed copy does not read back (%s); not writing "
+		    "the sheet", e.msg);
+		goto out;
+	}
+	if (escrow_secret_qr_decode(parts->text[0], strlen(parts->text[0]), &b,
+	    &e) != 0 || b->len != payload->len ||
+	    sodium_memcmp(b->p, payload->p, payload->len) != 0 ||
+	    escrow_public_decode(parts->text[1], strlen(parts->text[1]), &ph,
+	    &cert, &clen, &e) != 0 ||
+	    memcmp(ph.x5t_256, h->x5t_256, ESCROW_HASH_LEN) != 0) {
+		cli_error("the QR codes do not read back (%s); not writing the "
+		    "sheet", e.msg);
+		goto out;
+	}
+	if (pdf && sheet_qr_selfcheck(parts, 1, &e) != 0) {
+		paper_error(&e);
+		goto out;
+	}
+	ret = 0;
+ out:
+	free(cert);
+	sd_secret_free(a);
+	sd_secret_free(b);
+	return ret;
+}
+
 static int
 escrow_print(int argc, char **argv)
 {
@@ -619,7 +766,7 @@ escrow_print(int argc, char **argv)
 	EVP_PKEY *pkey = NULL;
 	X509 *cert = NULL;
 	char *cert_path = NULL, *pass = NULL, x5t[SD_X5T_SIZE];
-	int r, bits, key_encrypted = 0, pages = 0, ret = EXIT_FAIL;
+	int r, bits, key_encrypted = 0, pages = 0, compact, ret = EXIT_FAIL;
 
 	if ((r = print_parse(argc, argv, &a)) != 0)
 		return r < 0 ? EXIT_OK : r;
@@ -649,7 +796,17 @@ escrow_print(int argc, char **argv)
 		    cert_path);
 		goto out;
 	}
-	if (key_der(pkey, &der) != 0)
+	/*
+	 * The compact sheet needs the certificate (for the public half) and
+	 * fits RSA up to 4096 bits on one page; otherwise format 1.
+	 */
+	compact = cert != NULL && bits <= ESCROW_COMPACT_MAX_BITS &&
+	    !a.long_format;
+	if (!compact && !a.long_format)
+		cli_warn("%s: %s; printing the long sheet (the whole key, "
+		    "several pages)", a.key, cert == NULL ? "no certificate, "
+		    "which a compact sheet needs" : "larger than RSA-4096");
+	if (!compact && key_der(pkey, &der) != 0)
 		goto out;
 
 	memset(&h, 0, sizeof(h));
@@ -689,31 +846,53 @@ escrow_print(int argc, char **argv)
 		    "holds the key", a.out);
 
 	escrow_kdf_default(&kdf);
-	if ((r = escrow_seal(&h, der->p, der->len, pass, &kdf, NULL, &payload,
-	    &e)) != 0) {
+	if (compact && (r = seal_compact(&h, pkey, cert, pass, &kdf, &payload,
+	    &parts)) != 0) {
+		if (r < 0)
+			goto out;
+		/* a certificate too long for the PUBLIC code */
+		cli_warn("%s: its certificate is too long for a compact sheet's "
+		    "PUBLIC code; printing the long sheet (the whole key, several "
+		    "pages)", a.key);
+		compact = 0;
+		memset(h.sheet_id, 0, sizeof(h.sheet_id));
+		h.bits = 0;
+		h.rsa_flags = 0;
+		h.format = 0;
+		if (key_der(pkey, &der) != 0)
+			goto out;
+	}
+	if (compact)
+		;
+	else if ((r = escrow_seal(&h, der->p, der->len, pass, &kdf, NULL,
+	    &payload, &e)) != 0 ||
+	    (r = escrow_qr_split(payload->p, payload->len, &parts, &e)) != 0) {
 		cli_core_error(r, &e, "%s", a.key);
 		goto out;
 	}
-	if ((r = escrow_qr_split(payload->p, payload->len, &parts, &e)) != 0 ||
-	    (r = escrow_text_encode(payload->p, payload->len, &text, &e)) != 0) {
+	if ((r = escrow_text_encode(payload->p, payload->len, &text, &e)) != 0) {
 		cli_core_error(r, &e, "encoding the sheet");
 		goto out;
 	}
-	if (print_selfcheck(payload, text, parts, !a.text) != 0)
+	if (compact ? compact_selfcheck(payload, text, parts, &h, !a.text) != 0 :
+	    print_selfcheck(payload, text, parts, !a.text) != 0)
 		goto out;
 
 	memset(&s, 0, sizeof(s));
 	s.h = &h;
 	s.parts = parts;
 	s.text = (const char *)text->p;
-	s.n_lines = escrow_text_lines(payload->len);
+	s.n_lines = escrow_text_lines_of(payload->p, payload->len);
+	s.compact = compact;
 	s.bits = bits;
 	s.key_name = base_name(a.key);
 	s.cert_name = cert_path != NULL ? base_name(cert_path) : NULL;
-	if (a.text ? sheet_text(&s, &sheet) != 0 :
+	if (a.text ? sheet_text(&s, &sheet, &e) != 0 :
 	    sheet_pdf(&s, a.letter ? SHEET_LETTER : SHEET_A4, &sheet,
-	    &pages) != 0)
+	    &pages, &e) != 0) {
+		paper_error(&e);
 		goto out;
+	}
 	/* it is a copy of the key, encrypted or not: 0600 like the key */
 	if (cli_write_new_file(a.out, sheet->p, sheet->len, 0600) != 0)
 		goto out;
@@ -847,11 +1026,42 @@ restore_parse(int argc, char **argv, int check, struct restore_args *a)
 	return 0;
 }
 
+/* A compact sheet's public code: its description and certificate. */
+struct pub_code {
+	int have;
+	struct escrow_header h;
+	uint8_t *cert;
+	size_t cert_len;
+};
+
+static void
+pub_code_clear(struct pub_code *pc)
+{
+	free(pc->cert);
+	memset(pc, 0, sizeof(*pc));
+}
+
+/* Does a code's text (zbarimg's prefix allowed) begin with TAG/? */
+static int
+has_tag(const char *text, size_t len, const char *tag)
+{
+	size_t tl = strlen(tag);
+
+	if (len > 8 && memcmp(text, "QR-Code:", 8) == 0) {
+		text += 8;
+		len -= 8;
+	}
+	return len > tl && memcmp(text, tag, tl) == 0 && text[tl] == '/';
+}
+
 /* Reading QR codes from files and images into one set. */
 struct qr_ctx {
 	struct escrow_qr_set *set;
 	const char *where;     /* the file or image */
 	size_t line;           /* in a text file; 0 for an image */
+	struct sd_secret *secret;   /* a compact sheet's secret code */
+	struct pub_code pub;        /* and its public code */
+	int only_public;            /* --cert: take the public code only */
 };
 
 static int
@@ -859,9 +1069,36 @@ qr_add_fn(void *arg, const char *text, size_t len)
 {
 	struct qr_ctx *q = arg;
 	struct sd_err e = { "" };
+	struct pub_code pc;
 	int r;
 
-	if ((r = escrow_qr_add(q->set, text, len, &e)) == 0)
+	if (has_tag(text, len, ESCROW_PUBLIC_TAG)) {
+		memset(&pc, 0, sizeof(pc));
+		if ((r = escrow_public_decode(text, len, &pc.h, &pc.cert,
+		    &pc.cert_len, &e)) == 0 && q->pub.have &&
+		    (pc.cert_len != q->pub.cert_len ||
+		    memcmp(pc.cert, q->pub.cert, pc.cert_len) != 0 ||
+		    memcmp(pc.h.sheet_id, q->pub.h.sheet_id, ESCROW_ID_LEN) != 0))
+			r = sd_err_set(&e, SD_ERR_FORMAT, "the public QR code of "
+			    "another sheet");
+		if (r == 0 && !q->pub.have) {
+			pc.have = 1;
+			q->pub = pc;
+			return 0;
+		}
+		free(pc.cert);
+		if (r == 0)
+			return 0;   /* the same public code again: harmless */
+	} else if (q->only_public)
+		return 0;
+	else if (has_tag(text, len, ESCROW_SECRET_TAG)) {
+		if (q->secret != NULL)
+			r = sd_err_set(&e, SD_ERR_FORMAT, "the secret QR code is "
+			    "given twice");
+		else if ((r = escrow_secret_qr_decode(text, len, &q->secret,
+		    &e)) == 0)
+			return 0;
+	} else if ((r = escrow_qr_add(q->set, text, len, &e)) == 0)
 		return 0;
 	if (q->line > 0)
 		cli_core_error(r, &e, "%s: line %zu", q->where, q->line);
@@ -898,7 +1135,8 @@ gather_text(const char *path, struct sd_secret **payload)
 }
 
 static int
-gather_qr(const struct restore_args *a, struct sd_secret **payload)
+gather_qr(const struct restore_args *a, struct sd_secret **payload,
+    struct pub_code *pub)
 {
 	struct escrow_qr_set *set = NULL;
 	struct sd_secret *file = NULL;
@@ -908,6 +1146,7 @@ gather_qr(const struct restore_args *a, struct sd_secret **payload)
 	size_t i, have, of;
 	int n, r, ret = -1;
 
+	memset(&q, 0, sizeof(q));
 	if (escrow_qr_set_new(&set) != 0) {
 		cli_error("out of memory");
 		return -1;
@@ -917,8 +1156,11 @@ gather_qr(const struct restore_args *a, struct sd_secret **payload)
 		q.where = a->files[i];
 		q.line = 0;
 		if (a->src == SRC_SCAN) {
-			if ((n = sheet_scan_png(a->files[i], qr_add_fn, &q)) < 0)
+			if ((n = sheet_scan_png(a->files[i], qr_add_fn, &q,
+			    &e)) < 0) {
+				paper_error(&e);
 				goto out;
+			}
 			if (n == 0)
 				cli_warn("%s: no QR code found", a->files[i]);
 			continue;
@@ -940,6 +1182,26 @@ gather_qr(const struct restore_args *a, struct sd_secret **payload)
 		sd_secret_free(file);
 		file = NULL;
 	}
+	escrow_qr_count(set, &have, &of);
+	if (q.secret != NULL && have > 0) {
+		cli_error("the codes given are of two sheets: a compact sheet's "
+		    "and %zu of a long sheet's", have);
+		goto out;
+	}
+	if (q.secret != NULL) {
+		*payload = q.secret;
+		q.secret = NULL;
+		*pub = q.pub;
+		memset(&q.pub, 0, sizeof(q.pub));
+		ret = 0;
+		goto out;
+	}
+	if (q.pub.have && have == 0) {
+		cli_error("%s: only the PUBLIC QR code of a compact sheet; the "
+		    "secret code (marked SECRET) is missing", a->src == SRC_SCAN ?
+		    "the images given" : "the QR texts given");
+		goto out;
+	}
 	if ((r = escrow_qr_join(set, payload, &e)) != 0) {
 		escrow_qr_count(set, &have, &of);
 		cli_core_error(r, &e, "%s", have == 0 ? "no sheet" :
@@ -948,8 +1210,89 @@ gather_qr(const struct restore_args *a, struct sd_secret **payload)
 	}
 	ret = 0;
  out:
+	sd_secret_free(q.secret);
+	pub_code_clear(&q.pub);
 	sd_secret_free(file);
 	escrow_qr_set_free(set);
+	return ret;
+}
+
+/*
+ * --cert: a certificate file (PEM or DER), or a compact sheet's PUBLIC QR
+ * code, as text (zbarimg's output) or in a scanned PNG image.
+ */
+static int
+load_cert_arg(const char *path, X509 **cert, struct pub_code *pub)
+{
+	static const uint8_t png[8] = { 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a,
+		'\n' };
+	struct qr_ctx q;
+	struct sd_err e = { "" };
+	uint8_t head[8];
+	const unsigned char *d;
+	const char *found;
+	FILE *f;
+	size_t n = 0;
+	char *buf = NULL;
+	int r, ret = -1;
+
+	*cert = NULL;
+	memset(&q, 0, sizeof(q));
+	q.only_public = 1;
+	q.where = path;
+	if ((f = fopen(path, "rb")) == NULL) {
+		cli_error("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if ((buf = malloc(ESC_MAX_INPUT + 1)) == NULL) {
+		fclose(f);
+		cli_error("out of memory");
+		return -1;
+	}
+	n = fread(buf, 1, ESC_MAX_INPUT, f);
+	fclose(f);
+	buf[n] = '\0';
+	memcpy(head, buf, n < sizeof(head) ? n : sizeof(head));
+	if (n >= sizeof(head) && memcmp(head, png, sizeof(png)) == 0) {
+		if (sheet_scan_png(path, qr_add_fn, &q, &e) < 0) {
+			paper_error(&e);
+			goto out;
+		}
+		if (!q.pub.have) {
+			cli_error("%s: no PUBLIC QR code of an escrow sheet found",
+			    path);
+			goto out;
+		}
+	} else if ((found = strstr(buf, ESCROW_PUBLIC_TAG "/")) != NULL) {
+		const char *nl = strchr(found, '\n');
+
+		if (qr_add_fn(&q, found, nl != NULL ? (size_t)(nl - found) :
+		    strlen(found)) != 0)
+			goto out;
+	} else {
+		if ((r = pki_cert_load(path, cert, &e)) != 0) {
+			cli_core_error(r, &e, "%s", path);
+			goto out;
+		}
+		ret = 0;
+		goto out;
+	}
+	d = q.pub.cert;
+	if ((*cert = d2i_X509(NULL, &d, (long)q.pub.cert_len)) == NULL ||
+	    d != q.pub.cert + q.pub.cert_len) {
+		X509_free(*cert);
+		*cert = NULL;
+		cli_error("%s: the PUBLIC QR code's certificate cannot be "
+		    "decoded", path);
+		goto out;
+	}
+	*pub = q.pub;
+	memset(&q.pub, 0, sizeof(q.pub));
+	ret = 0;
+ out:
+	ERR_clear_error();
+	pub_code_clear(&q.pub);
+	free(buf);
 	return ret;
 }
 
@@ -958,18 +1301,26 @@ restore_report(const struct restore_args *a, const struct escrow_header *h,
     int bits, const char *cert, int key_encrypted)
 {
 	char id[ESCROW_ID_CHARS + 1], when[32], x5t[44];
+	/* a compact sheet typed back: its description is on the paper only */
+	int known = !sodium_is_zero(h->sheet_id, ESCROW_ID_LEN);
 	json_t *o;
 
-	escrow_b32_encode(h->sheet_id, ESCROW_ID_LEN, id);
+	if (known)
+		escrow_b32_encode(h->sheet_id, ESCROW_ID_LEN, id);
+	else
+		snprintf(id, sizeof(id), "(compact, typed)");
 	if (h->has_cert)
 		sheet_b64url(h->x5t_256, x5t);
 	if (a->json) {
 		iso_time(h->created, when);
-		o = json_pack("{s:s?, s:b, s:s, s:s, s:s, s:s, s:s, s:o, s:s, "
-		    "s:s?, s:i, s:b, s:b, s:s?, s:b, s:s}",
+		o = json_pack("{s:s?, s:b, s:s, s:i, s:s?, s:s?, s:s, s:s, s:o, "
+		    "s:s, s:s?, s:i, s:b, s:b, s:s?, s:b, s:s}",
 		    "key", a->check ? NULL : a->out, "written", !a->check,
-		    "source", source_name(a->src), "sheet_id", id,
-		    "created", when, "officer", h->officer, "hsm", h->hsm,
+		    "source", source_name(a->src), "sheet_format",
+		    h->format == 0 ? ESCROW_FORMAT_VERSION : h->format,
+		    "sheet_id", known ? id : NULL,
+		    "created", known ? when : NULL, "officer", h->officer,
+		    "hsm", h->hsm,
 		    "key_index", h->key_index == ESCROW_NO_INDEX ? json_null() :
 		    json_integer(h->key_index),
 		    "subject", h->subject,
@@ -1008,7 +1359,8 @@ restore_report(const struct restore_args *a, const struct escrow_header *h,
 	else if (cert != NULL)
 		printf("  matches the certificate %s\n", cert);
 	sheet_time(h->created, when);
-	printf("  printed   %s by sdtool %s\n", when, h->version);
+	if (known)
+		printf("  printed   %s by sdtool %s\n", when, h->version);
 	if (!a->check && !key_encrypted)
 		printf("The key file is NOT encrypted.\n");
 }
@@ -1019,36 +1371,91 @@ escrow_restore(int argc, char **argv, int check)
 	struct restore_args a;
 	struct escrow_header h;
 	struct cli_pass pass = { NULL, 0, NULL, 0 };
-	struct sd_secret *payload = NULL, *der = NULL;
+	struct sd_secret *payload = NULL, *der = NULL, *prime = NULL;
 	struct sd_err e = { "" };
+	struct pub_code pub, cpub;
 	EVP_PKEY *pkey = NULL;
 	X509 *cert = NULL;
+	const unsigned char *cd;
 	uint8_t x5t_raw[ESCROW_HASH_LEN];
+	const char *cert_name;
 	char id[ESCROW_ID_CHARS + 1], ref[64], when[32];
 	char *sheet_pass = NULL, *new_pass = NULL, *pem = NULL;
 	char have[44], want[44];
 	size_t pem_len = 0;
 	int r, ret = EXIT_FAIL;
 
+	memset(&pub, 0, sizeof(pub));
+	memset(&cpub, 0, sizeof(cpub));
 	if ((r = restore_parse(argc, argv, check, &a)) != 0)
 		return r < 0 ? EXIT_OK : r;
 	if (!check && cli_refuse_existing(a.out) != 0)
 		return EXIT_FAIL;
-	if (a.cert != NULL && (r = pki_cert_load(a.cert, &cert, &e)) != 0) {
-		cli_core_error(r, &e, "%s", a.cert);
+	if (a.cert != NULL && load_cert_arg(a.cert, &cert, &cpub) != 0)
 		goto out;
-	}
+	cert_name = a.cert;
 
 	if (a.src == SRC_TEXT ? gather_text(a.files[0], &payload) != 0 :
-	    gather_qr(&a, &payload) != 0)
+	    gather_qr(&a, &payload, &pub) != 0)
 		goto out;
 	if ((r = escrow_peek(payload->p, payload->len, &h, &e)) != 0) {
 		cli_core_error(r, &e, "the sheet");
 		goto out;
 	}
+	if (h.format == ESCROW_COMPACT_VERSION) {
+		/* the public half: the sheet's public code, or --cert's */
+		if (!pub.have && cpub.have) {
+			/*
+			 * --cert's PUBLIC code gives the certificate only: it
+			 * may be of another printing of the same key
+			 */
+			pub = cpub;
+			memset(&cpub, 0, sizeof(cpub));
+			memset(pub.h.sheet_id, 0, sizeof(pub.h.sheet_id));
+		}
+		if (pub.have && cert == NULL) {
+			cd = pub.cert;
+			if ((cert = d2i_X509(NULL, &cd, (long)pub.cert_len)) ==
+			    NULL || cd != pub.cert + pub.cert_len) {
+				ERR_clear_error();
+				cli_error("the sheet's PUBLIC QR code: its "
+				    "certificate cannot be decoded");
+				goto out;
+			}
+			cert_name = "the sheet's PUBLIC QR code";
+		} else if (pub.have && (cert_x5t_raw(cert, x5t_raw) != 0 ||
+		    memcmp(x5t_raw, pub.h.x5t_256, sizeof(x5t_raw)) != 0)) {
+			cli_error("%s: not the certificate in the sheet's PUBLIC "
+			    "QR code", a.cert);
+			goto out;
+		}
+		if (cert == NULL) {
+			cli_error("a compact sheet holds only the secret half of "
+			    "the key: give --cert with the key's certificate, or "
+			    "the sheet's PUBLIC QR code (a scan, or its text)");
+			goto out;
+		}
+		if (pub.have && !sodium_is_zero(pub.h.sheet_id,
+		    ESCROW_ID_LEN)) {
+			memcpy(h.sheet_id, pub.h.sheet_id, ESCROW_ID_LEN);
+			h.created = pub.h.created;
+			h.key_index = pub.h.key_index;
+			memcpy(h.hsm, pub.h.hsm, sizeof(h.hsm));
+			memcpy(h.officer, pub.h.officer, sizeof(h.officer));
+			memcpy(h.version, pub.h.version, sizeof(h.version));
+		}
+		cert_subject(cert, h.subject);
+	}
 	escrow_b32_encode(h.sheet_id, ESCROW_ID_LEN, id);
+	if (h.format == ESCROW_COMPACT_VERSION &&
+	    sodium_is_zero(h.sheet_id, ESCROW_ID_LEN))
+		snprintf(id, sizeof(id), "(typed, RSA-%d)", h.bits);
 	sheet_time(h.created, when);
-	if (!a.json) {
+	if (!a.json && h.format == ESCROW_COMPACT_VERSION &&
+	    sodium_is_zero(h.sheet_id, ESCROW_ID_LEN))
+		fprintf(stderr, "compact escrow sheet, typed: RSA-%d, "
+		    "certificate %s\n", h.bits, h.subject);
+	else if (!a.json) {
 		/* what the sheet is, before its passphrase is asked */
 		fprintf(stderr, "escrow sheet %s: officer %s", id,
 		    h.officer[0] ? h.officer : "-");
@@ -1061,7 +1468,7 @@ escrow_restore(int argc, char **argv, int check)
 	/* another key's certificate is refused before any passphrase */
 	if (cert != NULL && h.has_cert) {
 		if (cert_x5t_raw(cert, x5t_raw) != 0) {
-			cli_error("%s: cannot compute its thumbprint", a.cert);
+			cli_error("%s: cannot compute its thumbprint", cert_name);
 			goto out;
 		}
 		if (memcmp(x5t_raw, h.x5t_256, sizeof(x5t_raw)) != 0) {
@@ -1069,7 +1476,7 @@ escrow_restore(int argc, char **argv, int check)
 			sheet_b64url(h.x5t_256, want);
 			cli_error("%s: not the certificate on the sheet, which is "
 			    "of another key (x5t_256 %s; the sheet's is %s)",
-			    a.cert, have, want);
+			    cert_name, have, want);
 			goto out;
 		}
 	}
@@ -1090,8 +1497,21 @@ escrow_restore(int argc, char **argv, int check)
 			goto out;
 		}
 	}
-	if ((r = escrow_open(payload->p, payload->len, sheet_pass, &h, &der,
-	    &e)) != 0) {
+	if (h.format == ESCROW_COMPACT_VERSION) {
+		struct escrow_header sh;
+
+		if ((r = escrow_open_compact(payload->p, payload->len,
+		    sheet_pass, &sh, &prime, &e)) != 0) {
+			cli_core_error(r, &e, "escrow sheet %s", id);
+			goto out;
+		}
+		if ((r = escrow_rsa_rebuild(prime->p, prime->len, sh.rsa_flags,
+		    X509_get0_pubkey(cert), &der, &e)) != 0) {
+			cli_core_error(r, &e, "escrow sheet %s", id);
+			goto out;
+		}
+	} else if ((r = escrow_open(payload->p, payload->len, sheet_pass, &h,
+	    &der, &e)) != 0) {
 		cli_core_error(r, &e, "escrow sheet %s", id);
 		goto out;
 	}
@@ -1101,7 +1521,7 @@ escrow_restore(int argc, char **argv, int check)
 		goto out;
 	if (cert != NULL && EVP_PKEY_eq(X509_get0_pubkey(cert), pkey) != 1) {
 		cli_error("restored key does not match the certificate %s",
-		    a.cert);
+		    cert_name);
 		goto out;
 	}
 
@@ -1132,9 +1552,13 @@ escrow_restore(int argc, char **argv, int check)
 		if (cli_write_new_file(a.out, pem, pem_len, 0600) != 0)
 			goto out;
 	}
-	restore_report(&a, &h, EVP_PKEY_get_bits(pkey), a.cert, !a.no_pass);
+	restore_report(&a, &h, EVP_PKEY_get_bits(pkey), cert != NULL ?
+	    cert_name : NULL, !a.no_pass);
 	ret = EXIT_OK;
  out:
+	pub_code_clear(&pub);
+	pub_code_clear(&cpub);
+	sd_secret_free(prime);
 	sodium_free(sheet_pass);
 	sodium_free(new_pass);
 	sodium_free(pem);

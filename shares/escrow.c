@@ -37,6 +37,11 @@ static const uint8_t magic[4] = { 'S', 'D', 'E', 'S' };
 	4 + 2 * ESCROW_MAX_NAME + ESCROW_MAX_SUBJECT + ESCROW_MAX_VERSION + \
 	2 + 1 + 4 + 4 + ESCROW_SALT_LEN + ESCROW_NONCE_LEN)
 
+static int compact_read(const uint8_t *p, size_t len,
+    struct escrow_header *h, uint8_t salt[static ESCROW_SALT_LEN],
+    size_t *body_off, struct sd_err *e);
+static int strict_b32(const char *s, size_t n);
+
 void
 escrow_kdf_default(struct escrow_kdf *kdf)
 {
@@ -339,6 +344,7 @@ header_read(const uint8_t *p, size_t len, struct escrow_header *h,
 		return sd_err_set(e, SD_ERR_FORMAT, "sheet header: a key of %u "
 		    "bytes is too short", (unsigned)blen);
 	h->key_len = (size_t)blen - ESCROW_TAG_LEN;
+	h->format = ESCROW_FORMAT_VERSION;
 	if (len - r.off != blen)
 		return sd_err_set(e, SD_ERR_FORMAT, "sheet payload is %zu bytes, "
 		    "its header says %zu", len, r.off + (size_t)blen);
@@ -502,6 +508,9 @@ escrow_peek(const uint8_t *p, size_t len, struct escrow_header *h,
 	uint8_t salt[ESCROW_SALT_LEN], nonce[ESCROW_NONCE_LEN];
 	size_t off, blen;
 
+	if (p != NULL && len > 0 && len <= ESCROW_MAX_PAYLOAD &&
+	    p[0] == ESCROW_COMPACT_VERSION)
+		return compact_read(p, len, h, salt, &off, e);
 	return header_read(p, len, h, salt, nonce, &off, &blen, e);
 }
 
@@ -519,6 +528,9 @@ escrow_open(const uint8_t *p, size_t len, const char *passphrase,
 	if (der == NULL || h == NULL)
 		return sd_err_set(e, SD_ERR_ARG, "escrow_open: no output");
 	*der = NULL;
+	if (p != NULL && len > 0 && p[0] == ESCROW_COMPACT_VERSION)
+		return sd_err_set(e, SD_ERR_ARG, "escrow_open: a compact sheet "
+		    "(escrow_open_compact)");
 	if ((r = header_read(p, len, h, salt, nonce, &off, &blen, e)) != 0)
 		return r;
 	if (h->encrypted && (passphrase == NULL || passphrase[0] == '\0'))
@@ -563,6 +575,451 @@ escrow_open(const uint8_t *p, size_t len, const char *passphrase,
 	sd_secret_free(key_der);
 	return r;
 }
+
+
+/*
+ * Compact payloads (format 2).
+ */
+
+#define C_FLAG_ENCRYPTED  0x01
+#define C_FLAG_RSA_SHIFT  1
+#define C_FLAGS_KNOWN     0x07
+#define C_FIXED           (1 + 1 + 2 + ESCROW_HASH_LEN)
+#define C_KDF_LEN         (1 + 1 + ESCROW_SALT_LEN)
+
+static int
+log2_exact(uint32_t v)
+{
+	int k;
+
+	for (k = 0; k < 32; k++)
+		if (v == (uint32_t)1 << k)
+			return k;
+	return -1;
+}
+
+/* Parse a compact header: *body_off, the prime's length in h->key_len. */
+static int
+compact_read(const uint8_t *p, size_t len, struct escrow_header *h,
+    uint8_t salt[static ESCROW_SALT_LEN], size_t *body_off,
+    struct sd_err *e)
+{
+	struct rd r = { p, len, 0 };
+	uint64_t version, flags, bits, ops, mem;
+	size_t plen;
+	int ret;
+
+	memset(h, 0, sizeof(*h));
+	h->key_index = ESCROW_NO_INDEX;
+	if (rd_uint(&r, 1, &version) != 0 || rd_uint(&r, 1, &flags) != 0 ||
+	    rd_uint(&r, 2, &bits) != 0 ||
+	    rd_bytes(&r, h->x5t_256, ESCROW_HASH_LEN) != 0)
+		return sd_err_set(e, SD_ERR_FORMAT, "sheet header: cut short");
+	if (version != ESCROW_COMPACT_VERSION)
+		return sd_err_set(e, SD_ERR_UNSUPPORTED, "sheet format version "
+		    "%u; this sdtool reads versions 1 and 2", (unsigned)version);
+	if ((flags & ~(uint64_t)C_FLAGS_KNOWN) != 0)
+		return sd_err_set(e, SD_ERR_UNSUPPORTED, "sheet header: unknown "
+		    "flags 0x%02x", (unsigned)flags);
+	if (bits < 1024 || bits > ESCROW_COMPACT_MAX_BITS)
+		return sd_err_set(e, SD_ERR_FORMAT, "sheet header: RSA-%u is "
+		    "not a key size a compact sheet holds", (unsigned)bits);
+	h->format = ESCROW_COMPACT_VERSION;
+	h->has_cert = 1;
+	h->bits = (int)bits;
+	h->encrypted = (flags & C_FLAG_ENCRYPTED) != 0;
+	h->rsa_flags = (unsigned)(flags >> C_FLAG_RSA_SHIFT);
+	if (h->encrypted) {
+		if (rd_uint(&r, 1, &ops) != 0 || rd_uint(&r, 1, &mem) != 0 ||
+		    rd_bytes(&r, salt, ESCROW_SALT_LEN) != 0)
+			return sd_err_set(e, SD_ERR_FORMAT, "sheet header: cut "
+			    "short in the passphrase parameters");
+		if (mem > 30)
+			return sd_err_set(e, SD_ERR_RANGE, "sheet header: Argon2id "
+			    "memlimit 2^%u KiB is out of range", (unsigned)mem);
+		if ((ret = check_kdf(ops, (uint64_t)1 << mem, e)) != 0)
+			return ret;
+		h->opslimit = (uint32_t)ops;
+		h->memlimit_kib = (uint32_t)1 << mem;
+	}
+	plen = escrow_prime_len(h->bits);
+	if (len - r.off != plen + ESCROW_TAG_LEN)
+		return sd_err_set(e, SD_ERR_FORMAT, "sheet payload is %zu bytes; "
+		    "an RSA-%d sheet's is %zu", len, h->bits,
+		    r.off + plen + ESCROW_TAG_LEN);
+	h->key_len = plen;
+	*body_off = r.off;
+	return 0;
+}
+
+int
+escrow_seal_compact(struct escrow_header *h, const uint8_t *prime,
+    size_t plen, const char *passphrase, const struct escrow_kdf *kdf,
+    const struct sd_rng *rng, struct sd_secret **payload, struct sd_err *e)
+{
+	static const uint8_t zero_nonce[ESCROW_NONCE_LEN];
+	struct sd_secret *out = NULL;
+	uint8_t salt[ESCROW_SALT_LEN], *key = NULL;
+	unsigned long long clen = 0;
+	struct wr w;
+	int r = SD_ERR_INTERNAL, mem = 0;
+
+	if (payload == NULL)
+		return sd_err_set(e, SD_ERR_ARG, "escrow_seal_compact: no output");
+	*payload = NULL;
+	if (h == NULL || prime == NULL)
+		return sd_err_set(e, SD_ERR_ARG, "escrow_seal_compact: no header "
+		    "or prime");
+	if (h->bits < 1024 || h->bits > ESCROW_COMPACT_MAX_BITS ||
+	    plen != escrow_prime_len(h->bits) ||
+	    (h->rsa_flags & ~(unsigned)(ESCROW_RSA_SMALL_FIRST |
+	    ESCROW_RSA_D_PHI)) != 0)
+		return sd_err_set(e, SD_ERR_ARG, "escrow_seal_compact: RSA-%d "
+		    "with a prime of %zu bytes", h->bits, plen);
+	if (passphrase != NULL && (passphrase[0] == '\0' || kdf == NULL))
+		return sd_err_set(e, SD_ERR_ARG, "escrow_seal_compact: empty "
+		    "passphrase or no KDF cost");
+	h->format = ESCROW_COMPACT_VERSION;
+	h->has_cert = 1;
+	h->encrypted = passphrase != NULL;
+	h->key_len = plen;
+	h->opslimit = h->memlimit_kib = 0;
+	if (h->encrypted) {
+		if ((r = check_kdf(kdf->opslimit, kdf->memlimit_kib, e)) != 0)
+			return r;
+		if (kdf->opslimit > 255 ||
+		    (mem = log2_exact(kdf->memlimit_kib)) < 0)
+			return sd_err_set(e, SD_ERR_ARG, "escrow_seal_compact: "
+			    "memlimit %u KiB is not a power of two",
+			    kdf->memlimit_kib);
+		h->opslimit = kdf->opslimit;
+		h->memlimit_kib = kdf->memlimit_kib;
+	}
+	sd_random(rng, salt, sizeof(salt));
+	if ((out = sd_secret_new(C_FIXED + C_KDF_LEN + plen + ESCROW_TAG_LEN))
+	    == NULL) {
+		r = sd_err_set(e, SD_ERR_ALLOC, "out of locked memory");
+		goto out;
+	}
+	w = (struct wr){ out->p, out->len, 0, 0 };
+	wr_uint(&w, ESCROW_COMPACT_VERSION, 1);
+	wr_uint(&w, (h->encrypted ? C_FLAG_ENCRYPTED : 0) |
+	    (h->rsa_flags << C_FLAG_RSA_SHIFT), 1);
+	wr_uint(&w, (unsigned)h->bits, 2);
+	wr_bytes(&w, h->x5t_256, ESCROW_HASH_LEN);
+	if (h->encrypted) {
+		wr_uint(&w, h->opslimit, 1);
+		wr_uint(&w, (unsigned)mem, 1);
+		wr_bytes(&w, salt, ESCROW_SALT_LEN);
+	}
+	if (w.overflow || w.cap - w.off < plen + ESCROW_TAG_LEN) {
+		r = sd_err_set(e, SD_ERR_INTERNAL, "escrow_seal_compact: "
+		    "overflow");
+		goto out;
+	}
+	if (!h->encrypted) {
+		memcpy(out->p + w.off, prime, plen);
+		plain_check(out->p, w.off, prime, plen, out->p + w.off + plen);
+	} else {
+		if ((r = derive_key(passphrase, salt, h->opslimit,
+		    h->memlimit_kib, &key, e)) != 0)
+			goto out;
+		if (crypto_aead_xchacha20poly1305_ietf_encrypt(out->p + w.off,
+		    &clen, prime, plen, out->p, w.off, NULL, zero_nonce, key)
+		    != 0 || clen != plen + ESCROW_TAG_LEN) {
+			r = sd_err_set(e, SD_ERR_CRYPTO, "encryption failed");
+			goto out;
+		}
+	}
+	out->len = w.off + plen + ESCROW_TAG_LEN;
+	*payload = out;
+	out = NULL;
+	r = 0;
+ out:
+	sodium_free(key);
+	sd_secret_free(out);
+	return r;
+}
+
+int
+escrow_open_compact(const uint8_t *p, size_t len, const char *passphrase,
+    struct escrow_header *h, struct sd_secret **prime, struct sd_err *e)
+{
+	static const uint8_t zero_nonce[ESCROW_NONCE_LEN];
+	struct sd_secret *out = NULL;
+	uint8_t salt[ESCROW_SALT_LEN], check[ESCROW_TAG_LEN], *key = NULL;
+	unsigned long long mlen = 0;
+	size_t off;
+	int r = SD_ERR_INTERNAL;
+
+	if (prime == NULL || h == NULL)
+		return sd_err_set(e, SD_ERR_ARG, "escrow_open_compact: no output");
+	*prime = NULL;
+	if (p == NULL || len == 0 || len > ESCROW_MAX_PAYLOAD)
+		return sd_err_set(e, SD_ERR_FORMAT, "empty or oversized sheet "
+		    "payload");
+	if ((r = compact_read(p, len, h, salt, &off, e)) != 0)
+		return r;
+	if (h->encrypted && (passphrase == NULL || passphrase[0] == '\0'))
+		return sd_err_set(e, SD_ERR_PASSPHRASE, "the sheet is encrypted "
+		    "and no passphrase was given");
+	if ((out = sd_secret_new(h->key_len)) == NULL) {
+		r = sd_err_set(e, SD_ERR_ALLOC, "out of locked memory");
+		goto out;
+	}
+	if (!h->encrypted) {
+		plain_check(p, off, p + off, h->key_len, check);
+		if (sodium_memcmp(check, p + off + h->key_len, sizeof(check))
+		    != 0) {
+			r = sd_err_set(e, SD_ERR_AUTH, "the sheet's key or header "
+			    "is damaged: its check does not match");
+			goto out;
+		}
+		memcpy(out->p, p + off, h->key_len);
+	} else {
+		if ((r = derive_key(passphrase, salt, h->opslimit,
+		    h->memlimit_kib, &key, e)) != 0)
+			goto out;
+		if (crypto_aead_xchacha20poly1305_ietf_decrypt(out->p, &mlen,
+		    NULL, p + off, len - off, p, off, zero_nonce, key) != 0 ||
+		    mlen != h->key_len) {
+			r = sd_err_set(e, SD_ERR_AUTH, "wrong passphrase, or the "
+			    "sheet's header was altered");
+			goto out;
+		}
+	}
+	*prime = out;
+	out = NULL;
+	r = 0;
+ out:
+	sodium_free(key);
+	sd_secret_free(out);
+	return r;
+}
+
+/* Strip zbarimg's "QR-Code:" and trailing blanks; check "TAG/". */
+static int
+qr_body(const char *text, size_t len, const char *tag, const char **body,
+    size_t *blen)
+{
+	static const char zbar_prefix[] = "QR-Code:";
+	const char *p = text, *end = text + len;
+	size_t tl = strlen(tag);
+
+	while (end > p && (end[-1] == '\n' || end[-1] == '\r' ||
+	    end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	if ((size_t)(end - p) > sizeof(zbar_prefix) - 1 &&
+	    memcmp(p, zbar_prefix, sizeof(zbar_prefix) - 1) == 0)
+		p += sizeof(zbar_prefix) - 1;
+	if ((size_t)(end - p) <= tl || memcmp(p, tag, tl) != 0 || p[tl] != '/')
+		return -1;
+	*body = p + tl + 1;
+	*blen = (size_t)(end - *body);
+	return 0;
+}
+
+int
+escrow_secret_qr(const uint8_t *p, size_t len, struct sd_secret **text,
+    struct sd_err *e)
+{
+	struct sd_secret *out = NULL;
+	size_t tl = sizeof(ESCROW_SECRET_TAG);
+
+	if (text == NULL)
+		return sd_err_set(e, SD_ERR_ARG, "escrow_secret_qr: no output");
+	*text = NULL;
+	if (p == NULL || len == 0 || len > ESCROW_MAX_PAYLOAD ||
+	    tl + escrow_b32_chars(len) > ESCROW_QR_MAX_CHARS)
+		return sd_err_set(e, SD_ERR_LIMIT, "payload too long for one QR "
+		    "code");
+	if ((out = sd_secret_new(tl + escrow_b32_chars(len) + 1)) == NULL)
+		return sd_err_set(e, SD_ERR_ALLOC, "out of locked memory");
+	memcpy(out->p, ESCROW_SECRET_TAG "/", tl);
+	escrow_b32_encode(p, len, (char *)out->p + tl);
+	out->len = tl + escrow_b32_chars(len);
+	*text = out;
+	return 0;
+}
+
+int
+escrow_secret_qr_decode(const char *text, size_t len,
+    struct sd_secret **payload, struct sd_err *e)
+{
+	struct sd_secret *out = NULL;
+	const char *b;
+	size_t bl, plen;
+	int r;
+
+	if (payload == NULL)
+		return sd_err_set(e, SD_ERR_ARG, "escrow_secret_qr_decode: no "
+		    "output");
+	*payload = NULL;
+	if (text == NULL || qr_body(text, len, ESCROW_SECRET_TAG, &b, &bl) != 0)
+		return sd_err_set(e, SD_ERR_FORMAT, "not the secret QR code of a "
+		    "compact escrow sheet (it does not begin with %s/)",
+		    ESCROW_SECRET_TAG);
+	plen = bl * 5 / 8;
+	if (plen == 0 || plen > ESCROW_MAX_PAYLOAD ||
+	    escrow_b32_chars(plen) != bl || !strict_b32(b, bl))
+		return sd_err_set(e, SD_ERR_FORMAT, "the secret QR code holds "
+		    "%zu characters that are not a sheet's payload", bl);
+	if ((out = sd_secret_new(plen)) == NULL)
+		return sd_err_set(e, SD_ERR_ALLOC, "out of locked memory");
+	if ((r = escrow_b32_decode(b, bl, out->p, plen, e)) != 0) {
+		sd_secret_free(out);
+		return sd_err_prefix(e, r, "the secret QR code");
+	}
+	*payload = out;
+	return 0;
+}
+
+#define PUB_MAX_CERT 2048
+
+int
+escrow_public_encode(const struct escrow_header *h, const uint8_t *cert,
+    size_t cert_len, char **text, struct sd_err *e)
+{
+	uint8_t *buf = NULL;
+	char *out = NULL;
+	size_t cap, tl = sizeof(ESCROW_PUBLIC_TAG);
+	struct wr w;
+	int r = SD_ERR_INTERNAL;
+
+	if (text == NULL)
+		return sd_err_set(e, SD_ERR_ARG, "escrow_public_encode: no output");
+	*text = NULL;
+	if (h == NULL || cert == NULL || cert_len == 0)
+		return sd_err_set(e, SD_ERR_ARG, "escrow_public_encode: no "
+		    "certificate");
+	if (cert_len > PUB_MAX_CERT)
+		return sd_err_set(e, SD_ERR_LIMIT, "a certificate of %zu bytes "
+		    "is more than the %u a sheet's public QR code holds",
+		    cert_len, PUB_MAX_CERT);
+	if ((r = check_header_fields(h, e)) != 0)
+		return r;
+	cap = 1 + ESCROW_ID_LEN + 8 + 1 + 3 + 2 * ESCROW_MAX_NAME +
+	    ESCROW_MAX_VERSION + 2 + cert_len + ESCROW_TAG_LEN;
+	if ((buf = malloc(cap)) == NULL)
+		return sd_err_set(e, SD_ERR_ALLOC, "out of memory");
+	w = (struct wr){ buf, cap, 0, 0 };
+	wr_uint(&w, ESCROW_COMPACT_VERSION, 1);
+	wr_bytes(&w, h->sheet_id, ESCROW_ID_LEN);
+	wr_uint(&w, h->created, 8);
+	wr_uint(&w, h->key_index == ESCROW_NO_INDEX ? NO_INDEX_BYTE :
+	    (unsigned)h->key_index, 1);
+	wr_str(&w, h->hsm);
+	wr_str(&w, h->officer);
+	wr_str(&w, h->version);
+	wr_uint(&w, cert_len, 2);
+	wr_bytes(&w, cert, cert_len);
+	if (w.overflow || w.cap - w.off < ESCROW_TAG_LEN) {
+		r = sd_err_set(e, SD_ERR_INTERNAL, "escrow_public_encode: "
+		    "overflow");
+		goto out;
+	}
+	crypto_generichash(buf + w.off, ESCROW_TAG_LEN, buf, w.off, NULL, 0);
+	w.off += ESCROW_TAG_LEN;
+	if (tl + escrow_b32_chars(w.off) > ESCROW_PUBLIC_MAX_CHARS) {
+		r = sd_err_set(e, SD_ERR_LIMIT, "the certificate is too long for "
+		    "the sheet's public QR code");
+		goto out;
+	}
+	if ((out = malloc(tl + escrow_b32_chars(w.off) + 1)) == NULL) {
+		r = sd_err_set(e, SD_ERR_ALLOC, "out of memory");
+		goto out;
+	}
+	memcpy(out, ESCROW_PUBLIC_TAG "/", tl);
+	escrow_b32_encode(buf, w.off, out + tl);
+	*text = out;
+	out = NULL;
+	r = 0;
+ out:
+	free(buf);
+	free(out);
+	return r;
+}
+
+int
+escrow_public_decode(const char *text, size_t len, struct escrow_header *h,
+    uint8_t **cert, size_t *cert_len, struct sd_err *e)
+{
+	uint8_t *buf = NULL, *c = NULL, check[ESCROW_TAG_LEN];
+	const char *b;
+	size_t bl, plen;
+	uint64_t version, created, index, clen;
+	struct rd r;
+	int ret = SD_ERR_INTERNAL;
+
+	if (cert == NULL || cert_len == NULL || h == NULL)
+		return sd_err_set(e, SD_ERR_ARG, "escrow_public_decode: no output");
+	*cert = NULL;
+	*cert_len = 0;
+	memset(h, 0, sizeof(*h));
+	if (text == NULL || qr_body(text, len, ESCROW_PUBLIC_TAG, &b, &bl) != 0)
+		return sd_err_set(e, SD_ERR_FORMAT, "not the public QR code of a "
+		    "compact escrow sheet (it does not begin with %s/)",
+		    ESCROW_PUBLIC_TAG);
+	plen = bl * 5 / 8;
+	if (plen <= ESCROW_TAG_LEN || bl > ESCROW_PUBLIC_MAX_CHARS ||
+	    escrow_b32_chars(plen) != bl || !strict_b32(b, bl))
+		return sd_err_set(e, SD_ERR_FORMAT, "the public QR code holds "
+		    "%zu characters that are not a sheet's", bl);
+	if ((buf = malloc(plen)) == NULL)
+		return sd_err_set(e, SD_ERR_ALLOC, "out of memory");
+	if ((ret = escrow_b32_decode(b, bl, buf, plen, e)) != 0)
+		goto out;
+	crypto_generichash(check, sizeof(check), buf, plen - ESCROW_TAG_LEN,
+	    NULL, 0);
+	if (sodium_memcmp(check, buf + plen - ESCROW_TAG_LEN, sizeof(check))
+	    != 0) {
+		ret = sd_err_set(e, SD_ERR_AUTH, "the public QR code is damaged: "
+		    "its check does not match");
+		goto out;
+	}
+	r = (struct rd){ buf, plen - ESCROW_TAG_LEN, 0 };
+	if (rd_uint(&r, 1, &version) != 0 || version != ESCROW_COMPACT_VERSION) {
+		ret = sd_err_set(e, SD_ERR_UNSUPPORTED, "the public QR code is "
+		    "of a format this sdtool does not read");
+		goto out;
+	}
+	if (rd_bytes(&r, h->sheet_id, ESCROW_ID_LEN) != 0 ||
+	    rd_uint(&r, 8, &created) != 0 || rd_uint(&r, 1, &index) != 0) {
+		ret = sd_err_set(e, SD_ERR_FORMAT, "the public QR code is cut "
+		    "short");
+		goto out;
+	}
+	h->created = created;
+	h->key_index = index == NO_INDEX_BYTE ? ESCROW_NO_INDEX : (int)index;
+	if ((ret = rd_str(&r, "HSM name", h->hsm, ESCROW_MAX_NAME, e)) != 0 ||
+	    (ret = rd_str(&r, "officer", h->officer, ESCROW_MAX_NAME, e)) != 0 ||
+	    (ret = rd_str(&r, "sdtool version", h->version,
+	    ESCROW_MAX_VERSION, e)) != 0)
+		goto out;
+	if (rd_uint(&r, 2, &clen) != 0 || clen == 0 ||
+	    r.len - r.off != clen) {
+		ret = sd_err_set(e, SD_ERR_FORMAT, "the public QR code's "
+		    "certificate is cut short");
+		goto out;
+	}
+	if ((c = malloc((size_t)clen)) == NULL) {
+		ret = sd_err_set(e, SD_ERR_ALLOC, "out of memory");
+		goto out;
+	}
+	memcpy(c, buf + r.off, (size_t)clen);
+	crypto_hash_sha256(h->x5t_256, c, (size_t)clen);
+	h->has_cert = 1;
+	h->format = ESCROW_COMPACT_VERSION;
+	*cert = c;
+	*cert_len = (size_t)clen;
+	c = NULL;
+	ret = 0;
+ out:
+	free(buf);
+	free(c);
+	return ret;
+}
+
 
 /*
  * Base32.
@@ -787,15 +1244,35 @@ end_check(const uint8_t v[ESCROW_SUM_CHARS], size_t len)
 }
 
 size_t
+escrow_text_groups(const uint8_t *p, size_t len)
+{
+	return len > 0 && p[0] == ESCROW_COMPACT_VERSION ?
+	    ESCROW_LINE_GROUPS_COMPACT : ESCROW_LINE_GROUPS;
+}
+
+static size_t
+lines_for(size_t len, size_t lg)
+{
+	size_t lc = lg * ESCROW_GROUP_CHARS;
+
+	return (escrow_b32_chars(len) + lc - 1) / lc;
+}
+
+size_t
 escrow_text_lines(size_t len)
 {
-	return (escrow_b32_chars(len) + ESCROW_LINE_CHARS - 1) /
-	    ESCROW_LINE_CHARS;
+	return lines_for(len, ESCROW_LINE_GROUPS);
+}
+
+size_t
+escrow_text_lines_of(const uint8_t *p, size_t len)
+{
+	return lines_for(len, escrow_text_groups(p, len));
 }
 
 /* Width of a printed numbered line, without its newline. */
-#define LINE_WIDTH (5 + ESCROW_LINE_CHARS + ESCROW_LINE_GROUPS - 1 + 2 + \
-	ESCROW_LINE_GROUPS)
+#define LINE_WIDTH (5 + ESCROW_MAX_LINE_CHARS + ESCROW_MAX_LINE_GROUPS - 1 + \
+	2 + ESCROW_MAX_LINE_GROUPS)
 
 int
 escrow_text_encode(const uint8_t *p, size_t len, struct sd_secret **text,
@@ -803,8 +1280,8 @@ escrow_text_encode(const uint8_t *p, size_t len, struct sd_secret **text,
 {
 	struct sd_secret *chars = NULL, *out = NULL;
 	uint8_t v[ESCROW_GROUP_CHARS], sum[ESCROW_SUM_CHARS];
-	char *o, sumtxt[ESCROW_SUM_CHARS + 1], checks[ESCROW_LINE_GROUPS];
-	size_t nchars, nlines, line, g, k, at, glen, size, ng;
+	char *o, sumtxt[ESCROW_SUM_CHARS + 1], checks[ESCROW_MAX_LINE_GROUPS];
+	size_t nchars, nlines, line, g, k, at, glen, size, ng, lg;
 	int r = SD_ERR_INTERNAL, n;
 
 	if (text == NULL)
@@ -814,7 +1291,8 @@ escrow_text_encode(const uint8_t *p, size_t len, struct sd_secret **text,
 		return sd_err_set(e, SD_ERR_ARG, "escrow_text_encode: bad "
 		    "payload");
 	nchars = escrow_b32_chars(len);
-	if ((nlines = escrow_text_lines(len)) > ESCROW_MAX_LINES)
+	lg = escrow_text_groups(p, len);
+	if ((nlines = lines_for(len, lg)) > ESCROW_MAX_LINES)
 		return sd_err_set(e, SD_ERR_LIMIT, "payload too long for a sheet");
 	size = nlines * (LINE_WIDTH + 1) + 64;
 	if ((chars = sd_secret_new(nchars + 1)) == NULL ||
@@ -826,7 +1304,7 @@ escrow_text_encode(const uint8_t *p, size_t len, struct sd_secret **text,
 	o = (char *)out->p;
 	for (line = 1, at = 0; line <= nlines; line++) {
 		o += sprintf(o, "%3zu:", line);
-		for (ng = 0, g = 0; g < ESCROW_LINE_GROUPS && at < nchars; g++) {
+		for (ng = 0, g = 0; g < lg && at < nchars; g++) {
 			glen = nchars - at < ESCROW_GROUP_CHARS ? nchars - at :
 			    ESCROW_GROUP_CHARS;
 			*o++ = ' ';
@@ -840,7 +1318,7 @@ escrow_text_encode(const uint8_t *p, size_t len, struct sd_secret **text,
 			for (; glen < ESCROW_GROUP_CHARS; glen++)
 				*o++ = ' ';
 		}
-		for (; g < ESCROW_LINE_GROUPS; g++)
+		for (; g < lg; g++)
 			for (k = 0; k <= ESCROW_GROUP_CHARS; k++)
 				*o++ = ' ';
 		*o++ = ' ';
@@ -878,7 +1356,7 @@ escrow_text_encode(const uint8_t *p, size_t len, struct sd_secret **text,
 struct typed_line {
 	size_t off, n;       /* normalized characters in the work buffer */
 	size_t tokens;       /* pieces as typed, between spaces */
-	size_t toklen[ESCROW_LINE_GROUPS + 1];   /* of the first pieces */
+	size_t toklen[ESCROW_MAX_LINE_GROUPS + 1];   /* of the first pieces */
 	int seen;
 };
 
@@ -930,11 +1408,11 @@ ordinal(size_t n)
  * how many data characters: t = d + ceil(d / 8) has one solution or none.
  */
 static size_t
-data_chars_for(size_t t)
+data_chars_for(size_t t, size_t lg)
 {
 	size_t d;
 
-	for (d = 1; d <= ESCROW_LINE_CHARS; d++)
+	for (d = 1; d <= lg * ESCROW_GROUP_CHARS; d++)
 		if (d + (d + ESCROW_GROUP_CHARS - 1) / ESCROW_GROUP_CHARS == t)
 			return d;
 	return 0;
@@ -960,15 +1438,15 @@ group_ranges(const unsigned *bad, size_t nbad, char *buf, size_t size)
  */
 static int
 check_line(const char *s, const struct typed_line *tl, size_t num, size_t d,
-    uint8_t *vals, struct escrow_text_report *rep)
+    size_t lg, uint8_t *vals, struct escrow_text_report *rep)
 {
-	uint8_t v[ESCROW_LINE_CHARS + ESCROW_LINE_GROUPS];
-	unsigned bad[ESCROW_LINE_GROUPS];
+	uint8_t v[ESCROW_MAX_LINE_CHARS + ESCROW_MAX_LINE_GROUPS];
+	unsigned bad[ESCROW_MAX_LINE_GROUPS];
 	char shown[8], ranges[80];
 	size_t ng, t = tl->n, i, g, glen, nbad = 0;
 	int x;
 
-	if (d == 0 && (d = data_chars_for(t)) == 0) {
+	if (d == 0 && (d = data_chars_for(t, lg)) == 0) {
 		problem(rep, "line %zu: %zu characters; no line of a sheet has "
 		    "that many", num, t);
 		return -1;
@@ -1102,7 +1580,7 @@ escrow_text_decode(const char *text, size_t len,
 	const char *ln, *end, *q;
 	char *w;
 	size_t plen = 0, nlines = 0, maxnum = 0, num, i, d, nchars = 0, at;
-	size_t wlen = 0, end_seen = 0, typed_lines = 0;
+	size_t wlen = 0, end_seen = 0, typed_lines = 0, lg, lc, wide = 0;
 	int r = SD_ERR_INTERNAL, end_ok = 0, in_tok;
 
 	if (payload == NULL || rep == NULL)
@@ -1169,7 +1647,7 @@ escrow_text_decode(const char *text, size_t len,
 			if (!in_tok)
 				lines[num].tokens++;
 			in_tok = 1;
-			if (lines[num].tokens <= ESCROW_LINE_GROUPS + 1)
+			if (lines[num].tokens <= ESCROW_MAX_LINE_GROUPS + 1)
 				lines[num].toklen[lines[num].tokens - 1]++;
 			w[wlen++] = *q;
 		}
@@ -1183,12 +1661,22 @@ escrow_text_decode(const char *text, size_t len,
 	if (!end_seen)
 		problem(rep, "the end line ('end: LENGTH ...', the last line of "
 		    "the sheet) is missing");
+	/*
+	 * Which layout: a compact sheet's full lines hold 54 characters, a
+	 * format 1 sheet's 36; most lines decide, so a typo cannot.
+	 */
+	for (num = 1; num <= maxnum; num++)
+		if (lines[num].seen && lines[num].n > 45)
+			wide++;
+	lg = 2 * wide > typed_lines ? ESCROW_LINE_GROUPS_COMPACT :
+	    ESCROW_LINE_GROUPS;
+	lc = lg * ESCROW_GROUP_CHARS;
 	if (end_ok) {
 		nchars = escrow_b32_chars(plen);
-		nlines = escrow_text_lines(plen);
+		nlines = lines_for(plen, lg);
 	} else
 		nlines = maxnum;
-	if ((vals = sd_secret_new(nlines * ESCROW_LINE_CHARS + 1)) == NULL) {
+	if ((vals = sd_secret_new(nlines * lc + 1)) == NULL) {
 		r = sd_err_set(e, SD_ERR_ALLOC, "out of locked memory");
 		goto out;
 	}
@@ -1197,10 +1685,9 @@ escrow_text_decode(const char *text, size_t len,
 			problem(rep, "line %zu is missing", num);
 			continue;
 		}
-		d = num < nlines ? ESCROW_LINE_CHARS : end_ok ?
-		    nchars - (nlines - 1) * ESCROW_LINE_CHARS : 0;
-		(void)check_line(w, &lines[num], num, d,
-		    vals->p + (num - 1) * ESCROW_LINE_CHARS, rep);
+		d = num < nlines ? lc : end_ok ? nchars - (nlines - 1) * lc : 0;
+		(void)check_line(w, &lines[num], num, d, lg,
+		    vals->p + (num - 1) * lc, rep);
 	}
 	for (num = nlines + 1; end_ok && num <= maxnum; num++)
 		if (lines[num].seen)

@@ -32,6 +32,32 @@
  * So the header cannot be changed without the passphrase noticing, damage
  * to a plain sheet's key is found by its BLAKE2b check, and a restored key
  * is always checked against spki_sha256.
+ *
+ * The compact payload (format version 2) carries only what is secret: the
+ * smaller prime of the RSA key.  The rest of the key comes back from the
+ * certificate's public key (escrow_rsa_rebuild).  Every integer big-endian:
+ *
+ *   version       1   2 (a format 1 payload begins with 'S')
+ *   flags         1   bit 0: encrypted; bit 1: the prime is the key's
+ *                     first factor; bit 2: d is e^-1 mod (p-1)(q-1)
+ *   bits          2   RSA modulus size
+ *   x5t_256      32   SHA-256 of the certificate's DER
+ *   when encrypted:
+ *     opslimit    1   Argon2id v1.3 passes
+ *     memlimit    1   log2 of the memory in KiB
+ *     salt       16
+ *   body             the prime, escrow_prime_len(bits) bytes, then 16
+ *                    bytes: when encrypted, it is XChaCha20-Poly1305
+ *                    ciphertext and tag, every byte before the body the
+ *                    associated data; the nonce is zero, as the key is
+ *                    new for every sheet (its salt is); otherwise the
+ *                    prime and BLAKE2b-128 over all that precedes
+ *
+ * RSA-3072: 262 bytes encrypted, 244 plain; 9 typed lines and the end line.
+ *
+ * What is public rides beside it, in its own QR code marked PUBLIC
+ * (escrow_public_encode): the certificate itself and the sheet's
+ * description, so a scan of the sheet alone restores.
  */
 #ifndef SD_ESCROW_H
 #define SD_ESCROW_H
@@ -43,6 +69,8 @@
 #include "secret.h"
 
 #define ESCROW_FORMAT_VERSION 1
+#define ESCROW_COMPACT_VERSION 2
+#define ESCROW_COMPACT_MAX_BITS 4096   /* larger keys print in format 1 */
 #define ESCROW_ID_LEN       16
 #define ESCROW_ID_CHARS     26     /* the sheet id in base32 */
 #define ESCROW_HASH_LEN     32
@@ -72,7 +100,10 @@ struct escrow_header {
 	int encrypted;
 	uint32_t opslimit;                 /* Argon2id, when encrypted */
 	uint32_t memlimit_kib;
-	size_t key_len;                    /* PKCS#8 DER bytes */
+	size_t key_len;                    /* PKCS#8 DER bytes; compact: prime */
+	int format;                        /* 1 or ESCROW_COMPACT_VERSION */
+	int bits;                          /* compact: RSA modulus bits */
+	unsigned rsa_flags;                /* compact: ESCROW_RSA_* */
 };
 
 /* Argon2id cost of a sheet's passphrase. */
@@ -135,6 +166,95 @@ int escrow_open(const uint8_t *p, size_t len, const char *passphrase,
     struct escrow_header *h, struct sd_secret **der, struct sd_err *e) SD_WUR;
 
 /*
+ * Compact sheets (format 2).
+ */
+
+/* Bytes of the smaller prime of an RSA key of `bits` bits. */
+size_t escrow_prime_len(int bits);
+
+/* How the prime sits in the key, so the very same key comes back. */
+#define ESCROW_RSA_SMALL_FIRST 0x01   /* the prime is factor 1 (p) */
+#define ESCROW_RSA_D_PHI       0x02   /* d = e^-1 mod (p-1)(q-1) */
+
+struct evp_pkey_st;
+
+/*
+ * The smaller prime of the two-prime RSA key, escrow_prime_len(bits)
+ * bytes big-endian in guarded memory, the key's size and ESCROW_RSA_*
+ * flags.  SD_ERR_KEY for a key without primes, SD_ERR_UNSUPPORTED for a
+ * multi-prime key.
+ */
+int escrow_rsa_prime(const struct evp_pkey_st *key, struct sd_secret **prime,
+    int *bits, unsigned *flags, struct sd_err *e) SD_WUR;
+
+/*
+ * The whole private key from the prime and pub, the certificate's public
+ * key: q = n / p, d = e^-1 mod lcm(p-1, q-1) (or (p-1)(q-1) under
+ * ESCROW_RSA_D_PHI), the CRT values, all through OpenSSL BN with
+ * BN_FLG_CONSTTIME, built by EVP_PKEY_fromdata.  Proves that the prime
+ * divides n, that the rebuilt key's public half is pub, and that an
+ * RSA-OAEP test decryption round-trips; then *der (guarded) is the key as
+ * PKCS#8 DER.  SD_ERR_KEY_MISMATCH when the prime is not of pub's key.
+ */
+int escrow_rsa_rebuild(const uint8_t *prime, size_t plen, unsigned flags,
+    struct evp_pkey_st *pub, struct sd_secret **der, struct sd_err *e) SD_WUR;
+
+/*
+ * Make a compact payload of the prime.  The caller sets h->bits,
+ * h->rsa_flags and h->x5t_256 (a compact sheet always names its
+ * certificate); escrow_seal_compact sets format, has_cert, encrypted, the
+ * KDF fields and key_len.  The KDF's memlimit_kib must be a power of two.
+ * Encrypted with a passphrase as escrow_seal; plain with NULL.
+ */
+int escrow_seal_compact(struct escrow_header *h, const uint8_t *prime,
+    size_t plen, const char *passphrase, const struct escrow_kdf *kdf,
+    const struct sd_rng *rng, struct sd_secret **payload, struct sd_err *e)
+	SD_WUR;
+
+/*
+ * Open a compact payload: *prime (guarded) and h.  Errors as escrow_open:
+ * SD_ERR_PASSPHRASE, SD_ERR_AUTH (wrong passphrase, altered or damaged),
+ * SD_ERR_FORMAT, SD_ERR_RANGE.
+ */
+int escrow_open_compact(const uint8_t *p, size_t len, const char *passphrase,
+    struct escrow_header *h, struct sd_secret **prime, struct sd_err *e)
+	SD_WUR;
+
+/*
+ * The public QR code of a compact sheet:
+ *
+ *   SDC2/<base32 of: version 2, sheet id (16), created (8), key index (1),
+ *         HSM, officer, sdtool version (1 length byte + UTF-8 each),
+ *         certificate DER length (2), the DER, BLAKE2b-128 of all before>
+ *
+ * *text is malloc'd and NUL-terminated.  Refused: a certificate too long
+ * for one QR code (ESCROW_PUBLIC_MAX_CHARS characters).
+ */
+#define ESCROW_PUBLIC_TAG       "SDC2"
+#define ESCROW_PUBLIC_MAX_CHARS 2600   /* about 1.5 KB of certificate */
+int escrow_public_encode(const struct escrow_header *h, const uint8_t *cert,
+    size_t cert_len, char **text, struct sd_err *e) SD_WUR;
+/*
+ * Read a public code ("QR-Code:" and a trailing newline accepted): fills
+ * h's sheet_id, created, key_index, hsm, officer, version and, from the
+ * certificate, x5t_256; *cert (malloc'd) is the certificate's DER.
+ */
+int escrow_public_decode(const char *text, size_t len,
+    struct escrow_header *h, uint8_t **cert, size_t *cert_len,
+    struct sd_err *e) SD_WUR;
+
+/*
+ * The secret QR code of a compact sheet, one code: "SDK2/<base32>".
+ * *text is guarded memory holding the NUL-terminated text.
+ */
+#define ESCROW_SECRET_TAG "SDK2"
+int escrow_secret_qr(const uint8_t *p, size_t len, struct sd_secret **text,
+    struct sd_err *e) SD_WUR;
+/* Read one back ("QR-Code:" accepted): *payload (guarded). */
+int escrow_secret_qr_decode(const char *text, size_t len,
+    struct sd_secret **payload, struct sd_err *e) SD_WUR;
+
+/*
  * Base32 for people: Crockford's alphabet 0123456789ABCDEFGHJKMNPQRSTVWXYZ
  * (no I, L, O, U), five bits a character, the last padded with zero bits.
  * Every character is also in the QR alphanumeric set.
@@ -173,15 +293,25 @@ int escrow_b32_decode(const char *in, size_t n, uint8_t *out, size_t out_len,
  *
  * the payload's length, the first 40 bits of BLAKE2b over the length and
  * the payload, and a check character of that line.
+ *
+ * A compact payload's lines hold ESCROW_LINE_GROUPS_COMPACT groups (and as
+ * many check characters); the decoder tells the layouts apart by the
+ * length of most lines.
  */
 #define ESCROW_GROUP_CHARS  8
 #define ESCROW_LINE_GROUPS  4
 #define ESCROW_LINE_CHARS   (ESCROW_GROUP_CHARS * ESCROW_LINE_GROUPS)
+#define ESCROW_LINE_GROUPS_COMPACT 6
+#define ESCROW_MAX_LINE_GROUPS ESCROW_LINE_GROUPS_COMPACT
+#define ESCROW_MAX_LINE_CHARS (ESCROW_GROUP_CHARS * ESCROW_MAX_LINE_GROUPS)
 #define ESCROW_SUM_CHARS    8
 #define ESCROW_MAX_LINES    999
 
-/* How many numbered lines a payload of len bytes takes. */
+/* How many numbered lines a format 1 payload of len bytes takes. */
 size_t escrow_text_lines(size_t len);
+/* Groups a line of payload p holds, and how many lines it takes. */
+size_t escrow_text_groups(const uint8_t *p, size_t len);
+size_t escrow_text_lines_of(const uint8_t *p, size_t len);
 
 /*
  * The typed copy of a payload: the numbered lines and the end line, each

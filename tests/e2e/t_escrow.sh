@@ -39,11 +39,11 @@ expect "sim activate with the three certificates" 0 \
 	--sd-wrapping-keys "$D/cert_0.cer" "$D/cert_1.cer" "$D/cert_2.cer" \
 	--security-domain-file "$T/sd.json"
 
-# --- print, read back three ways, for each key -------------------------
+# --- long sheets (format 1, --long): print, read back three ways ---------
 for i in 0 1 2; do
 	b=${BITS[$i]}
 	S=$T/sheet$i.pdf
-	expect "RSA-$b: print a PDF sheet" 0 "$SDTOOL" escrow print \
+	expect "RSA-$b: print a long PDF sheet" 0 "$SDTOOL" escrow print --long \
 		--key "$D/cert_$i.key" --officer "Officer $i" --hsm ContosoMHSM \
 		--out "$S" --password-file "$T/keypass" \
 		--new-password-file "$T/sheetpass" --json
@@ -61,7 +61,8 @@ for i in 0 1 2; do
 	pdftoppm -r 150 -png "$S" "$T/p$i" 2>/dev/null
 	check "RSA-$b: pdftoppm renders the sheet" test -s "$T/p$i-1.png"
 	# the independent reader
-	zbarimg -q "$T"/p$i-*.png >"$T/z$i.txt" 2>/dev/null
+	# QR codes only: another symbology may "read" in the typed lines
+	zbarimg -q -Sdisable -Sqrcode.enable "$T"/p$i-*.png >"$T/z$i.txt" 2>/dev/null
 	check "RSA-$b: zbarimg reads all $parts codes" \
 		test "$(grep -c '^QR-Code:SDE1/' "$T/z$i.txt")" -eq "$parts"
 
@@ -87,7 +88,7 @@ for i in 0 1 2; do
 
 	# the text sheet, typed back
 	X=$T/sheet$i.txt
-	expect "RSA-$b: print a text sheet" 0 "$SDTOOL" escrow print \
+	expect "RSA-$b: print a long text sheet" 0 "$SDTOOL" escrow print --long \
 		--key "$D/cert_$i.key" --format text --out "$X" \
 		--password-file "$T/keypass" --new-password-file "$T/sheetpass"
 	check "RSA-$b: text sheet is ASCII" sh -c '! LC_ALL=C grep -q "[^ -~]" "$1"' - "$X"
@@ -110,6 +111,162 @@ expect_out "the three restored keys open the SD file, every quorum" 0 \
 	'OK: every quorum' "$SDTOOL" verify --sd-file "$T/sd.json" \
 	--sd-wrapping-keys "$T/r0-scan.key" "$T/r1-text.key" "$T/r2-qr.key" \
 	--password-file "$T/newpass"
+
+# --- compact sheets (format 2, the default): one page ---------------------
+# The secret half is the smaller prime; the certificate rides in a second
+# code marked PUBLIC, so a scan alone restores.  For each key size and
+# paper: the page count from pdfinfo, both codes read by zbarimg, restore
+# from zbarimg's texts and from the page image (no --cert), and from the
+# typed lines with --cert (a file, or a scan of the PUBLIC code).
+for i in 0 1 2; do
+	b=${BITS[$i]}
+	for paper in a4 letter; do
+		C=$T/c$i$paper.pdf
+		expect "compact RSA-$b $paper: print" 0 "$SDTOOL" escrow print \
+			--key "$D/cert_$i.key" --officer "Officer $i" --hsm ContosoMHSM \
+			--paper "$paper" --out "$C" --password-file "$T/keypass" \
+			--new-password-file "$T/sheetpass" --json
+		check "compact RSA-$b $paper: sheet format 2" \
+			test "$(jget "$T/out" 'j["sheet_format"]')" = 2
+		pages=$(pdfinfo "$C" | awk '/^Pages:/ { print $2 }')
+		check "compact RSA-$b $paper: ONE page (pdfinfo says $pages)" test "$pages" = 1
+		check "compact RSA-$b $paper: JSON says 1 page" \
+			test "$(jget "$T/out" 'j["pages"]')" = 1
+		echo "# compact RSA-$b $paper: $pages page, $(jget "$T/out" 'j["text_lines"]') typed lines and the end line"
+	done
+	C=$T/c${i}a4.pdf
+	pdftoppm -r 150 -png "$C" "$T/cp$i"
+	zbarimg -q -Sdisable -Sqrcode.enable "$T/cp$i-1.png" >"$T/cz$i.txt" 2>/dev/null
+	check "compact RSA-$b: zbarimg reads the SECRET code" \
+		test "$(grep -c '^QR-Code:SDK2/' "$T/cz$i.txt")" -eq 1
+	check "compact RSA-$b: zbarimg reads the PUBLIC code" \
+		test "$(grep -c '^QR-Code:SDC2/' "$T/cz$i.txt")" -eq 1
+	expect "compact RSA-$b: restore from zbarimg's texts, no --cert" 0 \
+		"$SDTOOL" escrow restore --qr "$T/cz$i.txt" --out "$T/cq$i.key" \
+		--password-file "$T/sheetpass" --new-password-file "$T/newpass"
+	check "compact RSA-$b: --qr key is the original" test "$(keyder "$T/cq$i.key" "$T/newpass")" = "${ORIG[$i]}"
+	expect "compact RSA-$b: restore from the page image alone (--scan)" 0 \
+		"$SDTOOL" escrow restore --scan "$T/cp$i-1.png" --out "$T/cs$i.key" \
+		--password-file "$T/sheetpass" --new-password-file "$T/newpass" --json
+	check "compact RSA-$b: --scan key is the original" test "$(keyder "$T/cs$i.key" "$T/newpass")" = "${ORIG[$i]}"
+	check "compact RSA-$b: --scan JSON: officer from the PUBLIC code" \
+		test "$(jget "$T/out" 'j["officer"] + "/" + str(j["cert_checked"])')" = "Officer $i/True"
+	check "compact RSA-$b: restored key mode 0600" test "$(mode "$T/cs$i.key")" = 600
+
+	X=$T/ct$i.txt
+	expect "compact RSA-$b: print a text sheet" 0 "$SDTOOL" escrow print \
+		--key "$D/cert_$i.key" --format text --out "$X" \
+		--password-file "$T/keypass" --new-password-file "$T/sheetpass"
+	n=$(grep -cE '^ *([0-9]+|end):' "$X")
+	echo "# compact RSA-$b: $n typed lines, end line included"
+	[ "$b" = 3072 ] && check "compact RSA-3072: at most 12 typed lines ($n)" test "$n" -le 12
+	grep -E '^ *([0-9]+|end):' "$X" | awk '{
+		c = index($0, ":"); head = substr($0, 1, c); rest = substr($0, c + 1)
+		if (head !~ /end/) { gsub(/ /, "", rest); gsub(/0/, "o", rest); gsub(/1/, "l", rest) }
+		print head tolower(rest) }' >"$T/ctyped$i.txt"
+	expect_err "compact RSA-$b: typed lines without --cert ask for it" 1 \
+		'give --cert with the key.s certificate, or the sheet.s PUBLIC QR code' \
+		"$SDTOOL" escrow restore --text "$T/ctyped$i.txt" --out "$T/cx.key" \
+		--password-file "$T/sheetpass" --no-passphrase
+	check "nothing written" test ! -e "$T/cx.key"
+	expect "compact RSA-$b: typed lines + --cert FILE" 0 \
+		"$SDTOOL" escrow restore --text "$T/ctyped$i.txt" --cert "$D/cert_$i.cer" \
+		--out "$T/ct$i.key" --password-file "$T/sheetpass" --new-password-file "$T/newpass"
+	check "compact RSA-$b: --text key is the original" test "$(keyder "$T/ct$i.key" "$T/newpass")" = "${ORIG[$i]}"
+	expect "compact RSA-$b: typed lines + --cert <scan of the PUBLIC code>" 0 \
+		"$SDTOOL" escrow restore --text "$T/ctyped$i.txt" --cert "$T/cp$i-1.png" \
+		--out "$T/ctp$i.key" --password-file "$T/sheetpass" --no-passphrase
+	check "compact RSA-$b: that key is the original" test "$(keyder "$T/ctp$i.key" "$T/newpass")" = "${ORIG[$i]}"
+	grep '^QR-Code:SDC2/' "$T/cz$i.txt" >"$T/cpub$i.txt"
+	expect "compact RSA-$b: typed lines + --cert <text of the PUBLIC code>" 0 \
+		"$SDTOOL" escrow check --text "$T/ctyped$i.txt" --cert "$T/cpub$i.txt" \
+		--password-file "$T/sheetpass"
+done
+expect_out "the compact-restored keys open the SD file, every quorum" 0 \
+	'OK: every quorum' "$SDTOOL" verify --sd-file "$T/sd.json" \
+	--sd-wrapping-keys "$T/cs0.key" "$T/ct1.key" "$T/cq2.key" \
+	--password-file "$T/newpass"
+
+# a typo in any line of a compact sheet is named by line and characters
+X=$T/ct1.txt
+nlines=$(grep -cE '^ *[0-9]+:' "$X")
+bad=0
+for ((n = 1; n <= nlines; n++)); do
+	data=$(grep -E "^ *$n:" "$X" | awk '{ s = ""; for (i = 2; i < NF; i++) s = s $i; print s }')
+	p=$(( (n * 11) % ${#data} + 1 ))
+	awk -v n="$n" -v p="$p" '
+	function other(c) { return c == "A" ? "B" : "A" }
+	$1 == n ":" {
+		s = ""; k = 0
+		for (i = 1; i <= length($0); i++) {
+			c = substr($0, i, 1)
+			if (i > index($0, ":") && c != " ") {
+				k++
+				if (k == p) c = other(c)
+			}
+			s = s c
+		}
+		print s; next
+	}
+	{ print }' "$X" >"$T/ctypo.txt"
+	run "$SDTOOL" escrow restore --text "$T/ctypo.txt" --cert "$D/cert_1.cer" \
+		--out "$T/ctypo.key" --password-file "$T/sheetpass" --no-passphrase
+	g=$(( (p - 1) / 8 ))
+	want="ctypo.txt: line $n: checksum mismatch, check characters $((g * 8 + 1))-$((g * 8 + 8))\$"
+	if [ "$RC" -ne 1 ] || ! grep -Eq "$want" "$T/err" || [ -e "$T/ctypo.key" ]; then
+		bad=$((bad + 1))
+		[ "$bad" -le 3 ] && echo "# line $n: exit $RC: $(head -c 300 "$T/err")"
+	fi
+done
+check "compact RSA-3072: a typo in each of the $nlines lines is named by line and characters" test "$bad" -eq 0
+
+# the wrong certificate is refused before the passphrase, and nothing written
+expect_err "compact: typed lines with another key's certificate" 1 \
+	'cert_0.cer: not the certificate on the sheet' \
+	"$SDTOOL" escrow restore --text "$T/ctyped1.txt" --cert "$D/cert_0.cer" \
+	--out "$T/cw.key" --password-file "$T/wrongpass" --no-passphrase
+check "refused before the passphrase (the wrong one was not tried)" \
+	sh -c '! grep -q "wrong passphrase" "$1"' - "$T/err"
+check "nothing written" test ! -e "$T/cw.key"
+expect_err "compact: a scan with another key's certificate" 1 \
+	'cert_0.cer: not the certificate in the sheet.s PUBLIC QR code' \
+	"$SDTOOL" escrow restore --scan "$T/cp1-1.png" --cert "$D/cert_0.cer" \
+	--out "$T/cw.key" --password-file "$T/sheetpass" --no-passphrase
+check "nothing written" test ! -e "$T/cw.key"
+# the secret code of one sheet with the public code of another
+{ grep '^QR-Code:SDK2/' "$T/cz1.txt"; grep '^QR-Code:SDC2/' "$T/cz0.txt"; } >"$T/cmix.txt"
+expect_err "compact: the PUBLIC code of another key's sheet" 1 \
+	'not the certificate on the sheet' \
+	"$SDTOOL" escrow restore --qr "$T/cmix.txt" --out "$T/cw.key" \
+	--password-file "$T/sheetpass" --no-passphrase
+check "nothing written" test ! -e "$T/cw.key"
+grep '^QR-Code:SDC2/' "$T/cz1.txt" >"$T/conlypub.txt"
+expect_err "compact: only the PUBLIC code" 1 'the secret code .* is missing' \
+	"$SDTOOL" escrow restore --qr "$T/conlypub.txt" --out "$T/cw.key" --no-passphrase
+expect_err "compact: wrong sheet passphrase" 1 "wrong passphrase" \
+	"$SDTOOL" escrow restore --qr "$T/cz1.txt" --out "$T/cw.key" \
+	--password-file "$T/wrongpass" --no-passphrase
+check "nothing written" test ! -e "$T/cw.key"
+expect_err "compact, not encrypted: print warns" 0 'will not be encrypted' \
+	"$SDTOOL" escrow print --key "$D/cert_2.key" --out "$T/cplain.pdf" \
+	--password-file "$T/keypass" --no-passphrase
+check "compact, not encrypted, RSA-4096: one page" \
+	sh -c 'pdfinfo "$1" | grep -Eq "^Pages: +1$"' - "$T/cplain.pdf"
+pdftoppm -r 150 -png "$T/cplain.pdf" "$T/cplain"
+expect_out "compact, not encrypted: a scan checks, no passphrase asked" 0 'reads back' \
+	"$SDTOOL" escrow check --scan "$T/cplain-1.png"
+
+# a certificate too long for the PUBLIC code: the long sheet, with a warning
+san=$(for k in $(seq 1 60); do printf 'DNS:host%02d.example.com,' "$k"; done)
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/bigcert.key" \
+	-out "$T/bigcert.cer" -days 30 -subj "/CN=big certificate" \
+	-addext "subjectAltName=${san%,}" 2>/dev/null
+expect_err "compact: a certificate too long for the PUBLIC code" 0 \
+	'too long for a compact sheet.s PUBLIC code; printing the long sheet' \
+	"$SDTOOL" escrow print --key "$T/bigcert.key" --cert "$T/bigcert.cer" \
+	--out "$T/bigcert.pdf" --no-passphrase --json
+check "and it is a long sheet (format 1)" \
+	test "$(jget "$T/out" 'j["sheet_format"]')" = 1
 
 # --- a typo in any line is named ----------------------------------------
 # For the RSA-2048 sheet, every line in turn gets one wrong character;
@@ -268,6 +425,28 @@ expect_out "check a plain sheet: no passphrase asked" 0 'reads back' \
 	"$SDTOOL" escrow check --scan "$T"/plain-*.png --cert "$D/cert_0.cer"
 check "--index printed on the sheet" grep -q 'key index 7' "$T/out"
 check "check writes nothing" test "$(ls "$T" | grep -c '^x')" -eq 0
+
+# --- sheets of format 1, printed by earlier sdtool, still restore --------
+V1=$E2E/../fixtures/escrow-v1
+V1KEY=$(cat "$V1/key.der.sha256")
+v1der() { openssl pkey -in "$1" -outform DER 2>/dev/null | sha256sum | cut -c1-64; }
+expect "v1 fixture: encrypted PDF pages restore (--scan)" 0 \
+	"$SDTOOL" escrow restore --scan "$V1"/sheet-enc-*.png --out "$T/v1a.key" \
+	--cert "$V1/cert.cer" --password-file "$V1/passphrase.txt" --no-passphrase
+check "v1 fixture: --scan gives the key" test "$(v1der "$T/v1a.key")" = "$V1KEY"
+expect "v1 fixture: plain PDF pages restore without a certificate" 0 \
+	"$SDTOOL" escrow restore --scan "$V1"/sheet-plain-*.png --out "$T/v1b.key" --no-passphrase
+check "v1 fixture: plain --scan gives the key" test "$(v1der "$T/v1b.key")" = "$V1KEY"
+expect "v1 fixture: encrypted text sheet restores (--text)" 0 \
+	"$SDTOOL" escrow restore --text "$V1/sheet-enc.txt" --out "$T/v1c.key" \
+	--password-file "$V1/passphrase.txt" --no-passphrase
+check "v1 fixture: encrypted --text gives the key" test "$(v1der "$T/v1c.key")" = "$V1KEY"
+expect "v1 fixture: plain text sheet restores (--text)" 0 \
+	"$SDTOOL" escrow restore --text "$V1/sheet-plain.txt" --out "$T/v1d.key" \
+	--cert "$V1/cert.cer" --no-passphrase
+check "v1 fixture: plain --text gives the key" test "$(v1der "$T/v1d.key")" = "$V1KEY"
+expect_err "v1 fixture: wrong passphrase refused" 1 "wrong passphrase" \
+	"$SDTOOL" escrow check --text "$V1/sheet-enc.txt" --password-file "$T/wrongpass"
 
 # --- usage ----------------------------------------------------------------
 expect "escrow with no subcommand" 2 "$SDTOOL" escrow

@@ -1196,6 +1196,311 @@ test_b32_branch_free_equivalence(void **state)
 	}
 }
 
+/* ---- compact sheets (format 2) ----------------------------------------- */
+
+/* An RSA key of bits, its PKCS#8 DER and its public half. */
+static void
+make_rsa(int bits, EVP_PKEY **key, EVP_PKEY **pub, uint8_t **der,
+    size_t *der_len)
+{
+	PKCS8_PRIV_KEY_INFO *p8;
+	unsigned char *p = NULL, *q = NULL;
+	const unsigned char *cq;
+	int n;
+
+	assert_non_null(*key = EVP_RSA_gen((unsigned)bits));
+	assert_non_null(p8 = EVP_PKEY2PKCS8(*key));
+	assert_true((n = i2d_PKCS8_PRIV_KEY_INFO(p8, &p)) > 0);
+	assert_non_null(*der = malloc((size_t)n));
+	memcpy(*der, p, (size_t)n);
+	*der_len = (size_t)n;
+	OPENSSL_clear_free(p, (size_t)n);
+	PKCS8_PRIV_KEY_INFO_free(p8);
+	assert_true((n = i2d_PUBKEY(*key, &q)) > 0);
+	cq = q;
+	assert_non_null(*pub = d2i_PUBKEY(NULL, &cq, n));
+	OPENSSL_free(q);
+}
+
+static void
+test_compact_rebuild(void **state)
+{
+	static const int sizes[] = { 2048, 3072 };
+	EVP_PKEY *key, *pub, *key2, *pub2;
+	struct sd_secret *prime = NULL, *der = NULL;
+	struct sd_err e = { "" };
+	uint8_t *orig, *orig2;
+	size_t olen, olen2, i;
+	unsigned flags;
+	int bits;
+
+	(void)state;
+	make_rsa(2048, &key2, &pub2, &orig2, &olen2);
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		make_rsa(sizes[i], &key, &pub, &orig, &olen);
+		assert_int_equal(escrow_rsa_prime(key, &prime, &bits, &flags, &e),
+		    0);
+		assert_int_equal(bits, sizes[i]);
+		assert_int_equal(prime->len, (size_t)sizes[i] / 16);
+		assert_int_equal(escrow_prime_len(sizes[i]), (size_t)sizes[i] / 16);
+		/* the very same PKCS#8 comes back */
+		assert_int_equal(escrow_rsa_rebuild(prime->p, prime->len, flags,
+		    pub, &der, &e), 0);
+		assert_int_equal(der->len, olen);
+		assert_memory_equal(der->p, orig, olen);
+		sd_secret_free(der);
+		der = NULL;
+		/* another key's public half: p does not divide n */
+		if (sizes[i] == 2048) {
+			assert_int_equal(escrow_rsa_rebuild(prime->p, prime->len,
+			    flags, pub2, &der, &e), SD_ERR_KEY_MISMATCH);
+			assert_null(der);
+			assert_non_null(strstr(e.msg, "does not divide"));
+		} else {
+			assert_int_equal(escrow_rsa_rebuild(prime->p, prime->len,
+			    flags, pub2, &der, &e), SD_ERR_KEY_MISMATCH);
+			assert_null(der);
+		}
+		/* one flipped bit */
+		prime->p[prime->len / 2] ^= 0x10;
+		assert_int_equal(escrow_rsa_rebuild(prime->p, prime->len, flags,
+		    pub, &der, &e), SD_ERR_KEY_MISMATCH);
+		assert_null(der);
+		sd_secret_free(prime);
+		prime = NULL;
+		free(orig);
+		EVP_PKEY_free(key);
+		EVP_PKEY_free(pub);
+	}
+	/* a public key has no prime */
+	assert_int_equal(escrow_rsa_prime(pub2, &prime, &bits, &flags, &e),
+	    SD_ERR_KEY);
+	assert_null(prime);
+	free(orig2);
+	EVP_PKEY_free(key2);
+	EVP_PKEY_free(pub2);
+}
+
+static void
+compact_header(struct escrow_header *h, int bits)
+{
+	memset(h, 0, sizeof(*h));
+	h->bits = bits;
+	h->rsa_flags = ESCROW_RSA_SMALL_FIRST;
+	memset(h->x5t_256, 0xcd, sizeof(h->x5t_256));
+}
+
+static void
+test_compact_seal_open(void **state)
+{
+	struct escrow_header h, g;
+	struct sd_secret *pl = NULL, *back = NULL, *text = NULL, *t2 = NULL;
+	struct escrow_text_report rep;
+	struct sd_err e = { "" };
+	uint8_t prime[192];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(prime); i++)
+		prime[i] = (uint8_t)(i * 7 + 3);
+	/* encrypted: 262 bytes for RSA-3072, 9 lines of 6 groups */
+	compact_header(&h, 3072);
+	assert_int_equal(escrow_seal_compact(&h, prime, sizeof(prime), "pass "
+	    "phrase", &fast_kdf, NULL, &pl, &e), 0);
+	assert_int_equal(pl->len, 262);
+	assert_int_equal(pl->p[0], ESCROW_COMPACT_VERSION);
+	assert_int_equal(escrow_text_groups(pl->p, pl->len),
+	    ESCROW_LINE_GROUPS_COMPACT);
+	assert_int_equal(escrow_text_lines_of(pl->p, pl->len), 9);
+	assert_int_equal(escrow_peek(pl->p, pl->len, &g, &e), 0);
+	assert_int_equal(g.format, ESCROW_COMPACT_VERSION);
+	assert_int_equal(g.bits, 3072);
+	assert_true(g.encrypted);
+	assert_int_equal(g.rsa_flags, ESCROW_RSA_SMALL_FIRST);
+	assert_memory_equal(g.x5t_256, h.x5t_256, ESCROW_HASH_LEN);
+	assert_int_equal(escrow_open_compact(pl->p, pl->len, "pass phrase", &g,
+	    &back, &e), 0);
+	assert_int_equal(back->len, sizeof(prime));
+	assert_memory_equal(back->p, prime, sizeof(prime));
+	sd_secret_free(back);
+	assert_int_equal(escrow_open_compact(pl->p, pl->len, "wrong", &g,
+	    &back, &e), SD_ERR_AUTH);
+	assert_int_equal(escrow_open_compact(pl->p, pl->len, NULL, &g, &back,
+	    &e), SD_ERR_PASSPHRASE);
+	/* the thumbprint is bound: altering it fails the tag */
+	pl->p[10] ^= 1;
+	assert_int_equal(escrow_open_compact(pl->p, pl->len, "pass phrase", &g,
+	    &back, &e), SD_ERR_AUTH);
+	pl->p[10] ^= 1;
+	/* format 1's opener refuses it plainly */
+	assert_int_equal(escrow_open(pl->p, pl->len, "pass phrase", &g, &back,
+	    &e), SD_ERR_ARG);
+	/* the typed copy: 9 lines of 54 characters, and back */
+	assert_int_equal(escrow_text_encode(pl->p, pl->len, &text, &e), 0);
+	assert_non_null(strstr((const char *)text->p, "  9: "));
+	assert_null(strstr((const char *)text->p, " 10: "));
+	assert_int_equal(escrow_text_decode((const char *)text->p, text->len,
+	    &rep, &t2, &e), 0);
+	assert_int_equal(t2->len, pl->len);
+	assert_memory_equal(t2->p, pl->p, pl->len);
+	sd_secret_free(t2);
+	/* a typo in line 4, 3rd group: named */
+	{
+		char *c = strstr((char *)text->p, "  4: ");
+
+		assert_non_null(c);
+		c[5 + 2 * 9 + 3] = c[5 + 2 * 9 + 3] == 'A' ? 'B' : 'A';
+		assert_int_equal(escrow_text_decode((const char *)text->p,
+		    text->len, &rep, &t2, &e), SD_ERR_FORMAT);
+		assert_int_equal(rep.n, 1);
+		assert_string_equal(rep.msg[0], "line 4: checksum mismatch, "
+		    "check characters 17-24");
+	}
+	sd_secret_free(text);
+	sd_secret_free(pl);
+
+	/* plain: 244 bytes, BLAKE2b check */
+	compact_header(&h, 3072);
+	assert_int_equal(escrow_seal_compact(&h, prime, sizeof(prime), NULL,
+	    NULL, NULL, &pl, &e), 0);
+	assert_int_equal(pl->len, 244);
+	assert_int_equal(escrow_open_compact(pl->p, pl->len, NULL, &g, &back,
+	    &e), 0);
+	assert_memory_equal(back->p, prime, sizeof(prime));
+	sd_secret_free(back);
+	pl->p[50] ^= 4;
+	assert_int_equal(escrow_open_compact(pl->p, pl->len, NULL, &g, &back,
+	    &e), SD_ERR_AUTH);
+	/* cut short */
+	assert_int_equal(escrow_peek(pl->p, pl->len - 1, &g, &e), SD_ERR_FORMAT);
+	sd_secret_free(pl);
+
+	/* refused: a prime of the wrong size, a memlimit not a power of 2 */
+	compact_header(&h, 3072);
+	assert_int_equal(escrow_seal_compact(&h, prime, 191, NULL, NULL, NULL,
+	    &pl, &e), SD_ERR_ARG);
+	{
+		struct escrow_kdf odd = { fast_kdf.opslimit, 24 };
+
+		assert_int_equal(escrow_seal_compact(&h, prime, sizeof(prime),
+		    "x", &odd, NULL, &pl, &e), SD_ERR_ARG);
+	}
+	assert_null(pl);
+}
+
+static void
+test_compact_codes(void **state)
+{
+	struct escrow_header h, g;
+	struct sd_secret *pl = NULL, *qr = NULL, *back = NULL;
+	struct sd_err e = { "" };
+	uint8_t prime[128] = { 1, 2, 3 }, cert[900], *c = NULL, md[32];
+	char *pub = NULL, zbar[4000];
+	size_t clen = 0;
+
+	(void)state;
+	memset(cert, 0x5a, sizeof(cert));
+	compact_header(&h, 2048);
+	assert_int_equal(escrow_seal_compact(&h, prime, sizeof(prime), NULL,
+	    NULL, NULL, &pl, &e), 0);
+	assert_int_equal(escrow_secret_qr(pl->p, pl->len, &qr, &e), 0);
+	assert_memory_equal(qr->p, "SDK2/", 5);
+	snprintf(zbar, sizeof(zbar), "QR-Code:%s\n", (const char *)qr->p);
+	assert_int_equal(escrow_secret_qr_decode(zbar, strlen(zbar), &back, &e),
+	    0);
+	assert_int_equal(back->len, pl->len);
+	assert_memory_equal(back->p, pl->p, pl->len);
+	sd_secret_free(back);
+	assert_int_equal(escrow_secret_qr_decode("SDE1/1/2/X", 10, &back, &e),
+	    SD_ERR_FORMAT);
+
+	fill_header(&h);
+	assert_int_equal(escrow_public_encode(&h, cert, sizeof(cert), &pub, &e),
+	    0);
+	assert_memory_equal(pub, "SDC2/", 5);
+	assert_true(strlen(pub) <= ESCROW_PUBLIC_MAX_CHARS);
+	assert_int_equal(escrow_public_decode(pub, strlen(pub), &g, &c, &clen,
+	    &e), 0);
+	assert_int_equal(clen, sizeof(cert));
+	assert_memory_equal(c, cert, sizeof(cert));
+	crypto_hash_sha256(md, cert, sizeof(cert));
+	assert_memory_equal(g.x5t_256, md, 32);
+	assert_string_equal(g.officer, h.officer);
+	assert_string_equal(g.hsm, h.hsm);
+	assert_int_equal(g.key_index, h.key_index);
+	assert_int_equal(g.created, h.created);
+	free(c);
+	c = NULL;
+	/* one character changed: the check finds it */
+	pub[40] = pub[40] == 'A' ? 'B' : 'A';
+	assert_int_not_equal(escrow_public_decode(pub, strlen(pub), &g, &c,
+	    &clen, &e), 0);
+	assert_null(c);
+	free(pub);
+	sd_secret_free(qr);
+	sd_secret_free(pl);
+}
+
+/* ---- sheets of format 1, printed by sdtool 0.1.0 ------------------------ */
+
+/* A file of tests/fixtures/escrow-v1 (run from the source tree). */
+static char *
+fixture(const char *name, size_t *len)
+{
+	const char *dir = getenv("SDTOOL_SRCDIR");
+	char path[1024];
+	FILE *f;
+	char *buf;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/tests/fixtures/escrow-v1/%s",
+	    dir != NULL ? dir : ".", name);
+	assert_non_null(f = fopen(path, "rb"));
+	assert_non_null(buf = calloc(1, 65536));
+	n = fread(buf, 1, 65535, f);
+	fclose(f);
+	*len = n;
+	return buf;
+}
+
+static void
+v1_fixture(const char *sheet, const char *pass)
+{
+	struct escrow_text_report rep;
+	struct escrow_header h;
+	struct sd_secret *payload = NULL, *der = NULL;
+	struct sd_err e = { "" };
+	uint8_t md[32];
+	char *text, *want, hex[65];
+	size_t len, wlen, i;
+
+	text = fixture(sheet, &len);
+	want = fixture("key.p8.sha256", &wlen);
+	assert_int_equal(escrow_text_decode(text, len, &rep, &payload, &e), 0);
+	assert_int_equal(escrow_peek(payload->p, payload->len, &h, &e), 0);
+	assert_int_equal(h.encrypted, pass != NULL);
+	assert_string_equal(h.officer, "Fixture Officer");
+	assert_int_equal(escrow_open(payload->p, payload->len, pass, &h, &der,
+	    &e), 0);
+	assert_int_equal(EVP_Digest(der->p, der->len, md, NULL, EVP_sha256(),
+	    NULL), 1);
+	for (i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	assert_memory_equal(hex, want, 64);
+	sd_secret_free(payload);
+	sd_secret_free(der);
+	free(text);
+	free(want);
+}
+
+static void
+test_v1_fixtures(void **state)
+{
+	(void)state;
+	v1_fixture("sheet-plain.txt", NULL);
+	v1_fixture("sheet-enc.txt", "fixture sheet passphrase");
+}
+
 int
 main(void)
 {
@@ -1227,6 +1532,10 @@ main(void)
 		cmocka_unit_test(test_qr_errors),
 		cmocka_unit_test(test_qr_damaged),
 		cmocka_unit_test(test_largest_payload),
+		cmocka_unit_test(test_v1_fixtures),
+		cmocka_unit_test(test_compact_rebuild),
+		cmocka_unit_test(test_compact_seal_open),
+		cmocka_unit_test(test_compact_codes),
 	};
 
 	return cmocka_run_group_tests_name("escrow", tests, setup, teardown);
