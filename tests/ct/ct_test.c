@@ -304,16 +304,27 @@ test_escrow(void)
 	}
 	/*
 	 * The typed copy and QR parts of a payload: base32 and check
-	 * characters.  The sheet id (bytes 6..21) is printed on the sheet
-	 * and stays public; everything else is taken for the key.
+	 * characters.  The header's first bytes (format, and for format 1
+	 * the magic, version and flags) and the sheet id (bytes 6..21) are
+	 * printed on the sheet and stay public; everything else is taken
+	 * for the key.  Both layouts: format 1, and compact (format 2).
 	 */
+	for (c = 0; c < 2; c++) {
+		for (i = 0; i < sizeof(payload); i++)
+			payload[i] = (uint8_t)(0x35 * i + 7);
+		if (c == 1)
+			payload[0] = ESCROW_COMPACT_VERSION;
+		SECRET(payload, sizeof(payload));
+		PUBLIC(payload, 6 + ESCROW_ID_LEN);
+		r = escrow_text_encode(payload, sizeof(payload), &text, &e);
+		CHECK(r == 0, "escrow_text_encode");
+		sd_secret_free(text);
+		text = NULL;
+	}
 	for (i = 0; i < sizeof(payload); i++)
 		payload[i] = (uint8_t)(0x35 * i + 7);
 	SECRET(payload, sizeof(payload));
-	PUBLIC(payload + 6, ESCROW_ID_LEN);
-	r = escrow_text_encode(payload, sizeof(payload), &text, &e);
-	CHECK(r == 0, "escrow_text_encode");
-	sd_secret_free(text);
+	PUBLIC(payload, 6 + ESCROW_ID_LEN);
 	r = escrow_qr_split(payload, sizeof(payload), &parts, &e);
 	CHECK(r == 0, "escrow_qr_split");
 	(void)set;
