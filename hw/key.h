@@ -125,6 +125,14 @@ const char *hw_key_x5t256(const struct hw_key *k);
 int hw_key_decrypt(struct hw_key *k, const uint8_t *in, size_t in_len,
     struct sd_secret **out, struct sd_err *e) SD_WUR;
 
+/*
+ * The private key when this process holds it (a key file's), or NULL for
+ * a key that decrypts elsewhere (a token, a YubiKey-wrapped file): for
+ * what must handle the key itself, such as putting it on paper or on a
+ * token.  Valid while k lives.
+ */
+struct evp_pkey_st *hw_key_pkey(const struct hw_key *k);
+
 /* The key as a core decryptor (valid while k lives). */
 void hw_key_decryptor(struct hw_key *k, struct sd_decryptor *d);
 

@@ -192,8 +192,8 @@ hw_decode_rsa_key(const char *ref, const char *buf, size_t len,
 	if ((r = decode_key(ref, buf, len, opts, &pkey, encrypted, e)) != 0)
 		goto out;
 	if (!EVP_PKEY_is_a(pkey, "RSA")) {
-		r = sd_err_set(e, SD_ERR_KEY, "%s: holds a %s key; only RSA "
-		    "keys can be used", ref, EVP_PKEY_get0_type_name(pkey));
+		r = sd_err_set(e, SD_ERR_KEY, "%s: not an RSA key (%s); only "
+		    "RSA keys can be used", ref, EVP_PKEY_get0_type_name(pkey));
 		goto out;
 	}
 	if (EVP_PKEY_get_bits(pkey) < PKI_MIN_RSA_BITS) {

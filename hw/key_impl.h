@@ -74,12 +74,6 @@ int hw_decode_rsa_key(const char *ref, const char *buf, size_t len,
     struct sd_err *e) SD_WUR;
 
 /*
- * The private key when this process holds it (a key file's), or NULL for
- * a key that decrypts elsewhere (a token's).
- */
-EVP_PKEY *hw_key_pkey(const struct hw_key *k);
-
-/*
  * The file backend (key_file.c): a key file's bytes, read by hw_key_open,
  * decoded (asking for the passphrase) with the certificate beside it.
  */

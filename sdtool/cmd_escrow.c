@@ -106,126 +106,40 @@ read_secret_file(const char *path, struct sd_secret **out)
 }
 
 /*
- * Opening the key file.  The key's passphrase (--password-file or the
- * terminal) is asked once; the second decoding attempt, which only tells
- * a non-RSA key from a bad file, reuses it.
+ * The RSA private key in path, as every verb opens key files (hw/), asking
+ * its passphrase if it has one; the certificate, when given, must be its.
  */
-struct key_pw {
-	struct cli_pass *pass;
-	const char *ref;
-	int asked, given, failed;
-	char *cache;          /* guarded */
-};
-
 static int
-key_pw_cb(char *buf, size_t size, size_t *len, const OSSL_PARAM params[],
-    void *arg)
-{
-	struct key_pw *k = arg;
-	char *tmp;
-	size_t n;
-
-	(void)params;
-	k->asked++;
-	if (k->cache == NULL) {
-		if ((tmp = sodium_malloc(HW_MAX_PASSPHRASE)) == NULL) {
-			k->failed = 1;
-			return 0;
-		}
-		sodium_memzero(tmp, HW_MAX_PASSPHRASE);
-		if (cli_passphrase(k->pass, k->ref, tmp, HW_MAX_PASSPHRASE)
-		    != 0) {
-			sodium_free(tmp);
-			k->failed = 1;
-			return 0;
-		}
-		k->cache = tmp;
-	}
-	if ((n = strlen(k->cache)) > size) {
-		k->failed = 1;
-		return 0;
-	}
-	memcpy(buf, k->cache, n);
-	*len = n;
-	k->given++;
-	return 1;
-}
-
-static int
-decode_key(const struct sd_secret *file, const char *keytype,
-    struct key_pw *pw, EVP_PKEY **pkey)
-{
-	OSSL_DECODER_CTX *dctx;
-	const unsigned char *p = file->p;
-	size_t left = file->len;
-	int ok;
-
-	*pkey = NULL;
-	if ((dctx = OSSL_DECODER_CTX_new_for_pkey(pkey, NULL, NULL, keytype,
-	    OSSL_KEYMGMT_SELECT_KEYPAIR, NULL, NULL)) == NULL)
-		return -1;
-	ok = OSSL_DECODER_CTX_set_passphrase_cb(dctx, key_pw_cb, pw) == 1 &&
-	    OSSL_DECODER_from_data(dctx, &p, &left) == 1 && *pkey != NULL;
-	OSSL_DECODER_CTX_free(dctx);
-	if (!ok) {
-		EVP_PKEY_free(*pkey);
-		*pkey = NULL;
-	}
-	return ok ? 0 : -1;
-}
-
-/* The RSA private key in path, asking its passphrase if it has one. */
-static int
-load_key(const char *path, const char *passfile, EVP_PKEY **out,
-    int *encrypted)
+load_key(const char *path, const char *passfile, const char *cert_path,
+    EVP_PKEY **out, int *encrypted)
 {
 	struct cli_pass pass = { passfile, 0, NULL, 0 };
-	struct key_pw pw = { &pass, path, 0, 0, 0, NULL };
-	struct sd_secret *file = NULL;
-	EVP_PKEY *pkey = NULL;
-	int ret = -1;
+	struct hw_open_opts opts = { .passphrase = cli_passphrase,
+	    .passphrase_ctx = &pass, .cert_path = cert_path };
+	struct sd_err e = { "" };
+	struct hw_key *k = NULL;
+	EVP_PKEY *pkey;
+	int r, ret = -1;
 
 	*out = NULL;
-	if (read_secret_file(path, &file) != 0)
-		goto out;
-	if (decode_key(file, "RSA", &pw, &pkey) != 0 &&
-	    (pw.failed || decode_key(file, NULL, &pw, &pkey) != 0)) {
-		if (pw.failed && pw.cache == NULL) {
-			/* a password file's trouble is already told */
-			if (passfile == NULL)
-				cli_error("%s: the key is encrypted and there is "
-				    "no terminal to ask its passphrase; use "
-				    "--password-file", path);
-		} else if (pw.failed)
-			cli_error("%s: passphrase longer than OpenSSL accepts",
-			    path);
-		else if (pw.given)
-			cli_error("%s: wrong passphrase", path);
-		else
-			cli_error("%s: not a private key (PEM or DER, PKCS#1 or "
-			    "PKCS#8)", path);
+	if ((r = hw_key_open(path, &opts, &k, &e)) != 0) {
+		cli_core_error(r, &e, "%s", path);
 		goto out;
 	}
-	if (!EVP_PKEY_is_a(pkey, "RSA")) {
-		cli_error("%s: not an RSA key (%s); only RSA wrapping keys are "
-		    "escrowed", path, EVP_PKEY_get0_type_name(pkey));
+	if ((pkey = hw_key_pkey(k)) == NULL) {
+		cli_error("%s: the private key is not in a file this machine "
+		    "reads (a token's or a YubiKey-wrapped key): it cannot be "
+		    "put on paper", path);
 		goto out;
 	}
-	if (EVP_PKEY_get_bits(pkey) < MIN_RSA_BITS) {
-		cli_error("%s: RSA-%d; a wrapping key has at least %d bits", path,
-		    EVP_PKEY_get_bits(pkey), MIN_RSA_BITS);
+	if (!EVP_PKEY_up_ref(pkey))
 		goto out;
-	}
-	*encrypted = pw.given > 0;
+	*encrypted = (hw_key_flags(k) & HW_KEY_ENCRYPTED) != 0;
 	*out = pkey;
-	pkey = NULL;
 	ret = 0;
  out:
-	ERR_clear_error();
-	EVP_PKEY_free(pkey);
-	sodium_free(pw.cache);
+	hw_key_free(k);
 	cli_pass_clear(&pass);
-	sd_secret_free(file);
 	return ret;
 }
 
@@ -788,14 +702,9 @@ escrow_print(int argc, char **argv)
 		cli_core_error(r, &e, "%s", cert_path);
 		goto out;
 	}
-	if (load_key(a.key, a.passfile, &pkey, &key_encrypted) != 0)
+	if (load_key(a.key, a.passfile, cert_path, &pkey, &key_encrypted) != 0)
 		goto out;
 	bits = EVP_PKEY_get_bits(pkey);
-	if (cert != NULL && EVP_PKEY_eq(X509_get0_pubkey(cert), pkey) != 1) {
-		cli_error("%s: does not match its certificate %s", a.key,
-		    cert_path);
-		goto out;
-	}
 	/*
 	 * The compact sheet needs the certificate (for the public half) and
 	 * fits RSA up to 4096 bits on one page; otherwise format 1.
