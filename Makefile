@@ -11,7 +11,8 @@
 #   make fuzz       each libFuzzer harness (tests/fuzz/) for FUZZ_SECONDS
 #   make ct-check   secrets through valgrind memcheck: no secret-dependent
 #                   branch or memory index (tests/ct/)
-#   make install    PREFIX, DESTDIR, BINDIR, LIBEXECDIR, MANDIR are honoured
+#   make install    PREFIX, DESTDIR, BINDIR, LIBEXECDIR, MANDIR, DATADIR
+#                   (ceremonies, scripts, JSON schema), BASHCOMPDIR are honoured
 #   make install-offline   only sdtool and its pages, no helper programs
 
 PREFIX ?= /usr/local
@@ -19,6 +20,7 @@ DESTDIR ?=
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 LIBEXECDIR ?= $(PREFIX)/libexec/sdtool
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 PKG_CONFIG ?= pkg-config
 CC ?= cc
 CFLAGS ?= -O2 -g
@@ -34,7 +36,7 @@ COMMIT := $(shell cat debian/commit 2>/dev/null || \
 # The offline binary links these alone.  PKCS#11 modules, p11-kit, ykpers
 # and pcsc-lite are opened at run time (hw/dl.c): only their headers are
 # needed.  The helper programs link the rest.
-CORE_PKGS := libcrypto libsodium jansson
+CORE_PKGS := libcrypto libsodium jansson libbson-1.0
 HDR_PKGS := p11-kit-1 ykpers-1 libpcsclite
 NET_PKGS := libcurl
 SIM_PKGS := libmicrohttpd
@@ -323,6 +325,10 @@ install-offline: $(BUILD)/sdtool
 	install -m 0644 $(CEREMONIES) $(DESTDIR)$(DATADIR)/ceremony/
 	$(if $(MAN7),install -d $(DESTDIR)$(MANDIR)/man7 && \
 		install -m 0644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/)
+	install -d $(DESTDIR)$(BASHCOMPDIR)
+	install -m 0755 ceremony/*.sh $(DESTDIR)$(DATADIR)/ceremony/
+	install -m 0644 docs/sd-json.schema.json $(DESTDIR)$(DATADIR)/
+	install -m 0644 completion/sdtool.bash $(DESTDIR)$(BASHCOMPDIR)/sdtool
 
 # The helper programs (network, simulator, paper) and their pages.
 install-helpers: $(HELPERS)
@@ -338,6 +344,9 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7)))
 	rm -f $(addprefix $(DESTDIR)$(DATADIR)/ceremony/,$(notdir $(CEREMONIES)))
+	rm -f $(addprefix $(DESTDIR)$(DATADIR)/ceremony/,$(notdir $(wildcard ceremony/*.sh)))
+	rm -f $(DESTDIR)$(DATADIR)/sd-json.schema.json
+	rm -f $(DESTDIR)$(BASHCOMPDIR)/sdtool
 
 # Fuzzing: libFuzzer harnesses in tests/fuzz/, one per parser of untrusted
 # bytes, built with clang, ASan and UBSan into build-fuzz/.  `make fuzz`

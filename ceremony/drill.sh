@@ -1,5 +1,5 @@
 #!/bin/sh
-# drill.sh - a complete security-domain drill against a simulated HSM, told
+# drill.sh - a complete security-domain drill against simulated HSMs, told
 # step by step, with the offline and online halves kept apart as on the
 # real day: WORKDIR/offline (the air-gapped laptop: keys, passphrases) and
 # WORKDIR/online (the networked machine: certificates, the SD file, the
@@ -36,40 +36,66 @@ show() {
 	fi
 }
 
+# refuse CMD...: the command must FAIL; show its one line of refusal.
+refuse() {
+	printf '   $ %s\n' "$*"
+	if "$@" >"$W/.out" 2>"$W/.err"; then
+		printf '\nThe drill FAILED: the step above was accepted.\n' >&2
+		exit 1
+	fi
+	sed 's/^/     /' "$W/.err"
+}
+
 printf 'sdtool drill in %s\n' "$W"
 printf 'Everything here is SIMULATED: no real HSM, no real keys.\n'
 
-# The simulated HSM, serving the Managed HSM API on loopback.
-SERVE_PID=""
+# The simulated HSMs, each serving the Managed HSM API on loopback from its
+# own state directory: hsm (the one that is lost), hsm2 (the new one it is
+# recovered into) and other (an unrelated HSM, whose backup must be
+# refused).
+SERVE_PIDS=""
 stop_hsm() {
-	if [ -n "$SERVE_PID" ]; then
-		kill "$SERVE_PID" 2>/dev/null || true
-		wait "$SERVE_PID" 2>/dev/null || true
-		SERVE_PID=""
-	fi
+	for p in $SERVE_PIDS; do
+		kill "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
+	SERVE_PIDS=""
 }
 trap stop_hsm EXIT
 trap 'exit 1' INT TERM
 mkdir -p offline online
-rm -f hsm/serve.url
-"$SDTOOL" sim serve --state hsm --retry-after 0 >hsm.log 2>&1 &
-SERVE_PID=$!
-i=0
-while [ ! -s hsm/serve.url ] && [ $i -lt 200 ]; do
-	kill -0 "$SERVE_PID" 2>/dev/null || break
-	sleep 0.1
-	i=$((i + 1))
-done
-if [ ! -s hsm/serve.url ]; then
-	printf '\nThe simulated HSM did not start:\n' >&2
-	cat hsm.log >&2
-	exit 1
-fi
+# start_hsm DIR: serve DIR in the background, wait until it listens.
+start_hsm() {
+	rm -f "$1/serve.url"
+	"$SDTOOL" sim serve --state "$1" >"$1.log" 2>&1 &
+	_pid=$!
+	SERVE_PIDS="$SERVE_PIDS $_pid"
+	i=0
+	while [ ! -s "$1/serve.url" ] && [ $i -lt 200 ]; do
+		kill -0 "$_pid" 2>/dev/null || break
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if [ ! -s "$1/serve.url" ]; then
+		printf '\nThe simulated HSM %s did not start:\n' "$1" >&2
+		cat "$1.log" >&2
+		exit 1
+	fi
+}
+# conn DIR: how the online machine reaches that HSM: its URL, the
+# simulator's test CA and its bearer token (a real HSM: --hsm-name NAME and
+# azure-cli's token); relative paths: the online steps run in online/
+conn() {
+	printf -- '--hsm-url %s --cacert ../%s/tls-ca.pem --access-token-file ../%s/token --poll-interval 1' \
+		"$(cat "$1/serve.url")" "$1" "$1"
+}
+start_hsm hsm
+start_hsm hsm2
+start_hsm other
 URL=$(cat hsm/serve.url)
-# how the online machine reaches the HSM: its URL, the simulator's test CA
-# and its bearer token (a real HSM: --hsm-name NAME and azure-cli's token)
-# (relative paths: the online steps run in online/)
-HSM="--hsm-url $URL --cacert ../hsm/tls-ca.pem --access-token-file ../hsm/token --poll-interval 1"
+HSM=$(conn hsm)
+HSM2=$(conn hsm2)
+OTHER=$(conn other)
 
 cd offline
 mkdir -p keys
@@ -104,30 +130,62 @@ step "4. Verify: every quorum of our keys opens it (do this every quarter)"
 show "$SDTOOL" verify --sd-file Contoso-SD.json --sd-wrapping-keys keys/cert_0.key \
 	keys/cert_1.key keys/cert_2.key --password-file passphrases
 
-step "5. Disaster: the HSM is gone.  A new HSM starts in recovery mode"
-say "Online, sdtool hsm fetches its exchange key; the thumbprint is read"
-say "aloud to the offline laptop's operator, who checks the copy carried over."
+step "5. A canary key: created in the HSM, backed up, checked offline"
+say "A drill must prove more than the SD upload: that the SD file in the safe"
+say "protects the HSM's key backups.  Online, a canary key is created and"
+say "backed up (as 'az keyvault key backup' would); offline, a quorum opens"
+say "the backup with the SD file's backup protection key, without any HSM."
 cd ../online
-show "$SDTOOL" hsm init-recovery $HSM --sd-exchange-key exchange.cer
+show "$SDTOOL" hsm key-create $HSM --name canary
+show "$SDTOOL" hsm key-backup $HSM --name canary --file canary.bak
+cp canary.bak ../offline/
+cd ../offline
+show "$SDTOOL" verify --sd-file Contoso-SD.json --sd-wrapping-keys keys/cert_0.key \
+	keys/cert_1.key --password-file passphrases --key-backup canary.bak
+say "A backup made by another HSM (another security domain) must be refused:"
+cd ../online
+"$SDTOOL" hsm download $OTHER --sd-wrapping-keys cert_0.cer cert_1.cer \
+	cert_2.cer --sd-quorum 2 --security-domain-file Other-SD.json >/dev/null
+"$SDTOOL" hsm key-create $OTHER --name canary >/dev/null
+"$SDTOOL" hsm key-backup $OTHER --name canary --file other-canary.bak >/dev/null
+cp other-canary.bak ../offline/
+cd ../offline
+refuse "$SDTOOL" verify --sd-file Contoso-SD.json --sd-wrapping-keys keys/cert_0.key \
+	keys/cert_1.key --password-file passphrases --key-backup other-canary.bak
+
+step "6. Disaster: the HSM is gone.  A new HSM starts in recovery mode"
+say "A second simulated HSM (its own state directory and server, at"
+say "$(cat ../hsm2/serve.url)) plays the new one.  Online, sdtool hsm fetches"
+say "its exchange key; the thumbprint is read aloud to the offline laptop's"
+say "operator, who checks the copy carried over."
+cd ../online
+show "$SDTOOL" hsm init-recovery $HSM2 --sd-exchange-key exchange.cer
 cp exchange.cer ../offline/
 cd ../offline
 show "$SDTOOL" inspect exchange.cer
 
-step "6. Offline: officers 0 and 2 (a quorum) make the restore blob"
+step "7. Offline: officers 0 and 2 (a quorum) make the restore blob"
 printf '%s\n%s\n' "$(cat pass-0)" "$(cat pass-2)" >passphrases-02
 show "$SDTOOL" restore-blob --sd-file Contoso-SD.json --sd-exchange-key exchange.cer \
 	--sd-wrapping-keys keys/cert_0.key keys/cert_2.key --password-file passphrases-02 \
 	--out restore-blob.json
 
-step "7. Online: upload the blob; the HSM accepts it only if it restores every key"
+step "8. Online: upload the blob into the new HSM"
 cp restore-blob.json ../online/
 cd ../online
-show "$SDTOOL" hsm upload $HSM --sd-file restore-blob.json
+show "$SDTOOL" hsm upload $HSM2 --sd-file restore-blob.json
 say "The simulated HSM's own verdict, from its log:"
-grep '^simulated HSM .*restored' "$W/hsm.log" | sed 's/^/     /'
+grep '^simulated HSM .*restored' "$W/hsm2.log" | sed 's/^/     /'
+
+step "9. Online: the canary key comes back in the recovered HSM"
+say "The backup made by the lost HSM restores only into an HSM holding the"
+say "same security domain; the other HSM's backup is refused."
+show "$SDTOOL" hsm key-restore $HSM2 --file canary.bak
+refuse "$SDTOOL" hsm key-restore $HSM2 --file other-canary.bak
 say "What crossed to the online machine (no key, no passphrase):"
 say "$(ls | tr '\n' ' ')"
 stop_hsm
 
-step "Done: the drill recovered the simulated HSM with 2 of 3 keys."
-say "Files are in $W (offline/, online/, and the simulated HSM in hsm/)"
+step "Done: the drill recovered the HSM with 2 of 3 keys, and its canary key."
+say "Files are in $W (offline/, online/, and the simulated HSMs in hsm/,"
+say "hsm2/ and other/)"

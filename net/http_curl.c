@@ -167,6 +167,33 @@ transport_error(CURLcode cc)
 	}
 }
 
+/*
+ * A header's value into out[NET_HEADER_LEN], when it is short enough to
+ * be kept whole and holds only printable ASCII: a URL or a challenge cut
+ * short or rewritten would be wrong, so it is dropped instead.
+ */
+static void
+keep_header(CURL *h, const char *name, char out[NET_HEADER_LEN])
+{
+	struct curl_header *hd;
+	size_t i, n;
+
+	out[0] = '\0';
+	/* the last of them, when sent twice */
+	if (curl_easy_header(h, name, 0, CURLH_HEADER, -1, &hd) != CURLHE_OK)
+		return;
+	if (hd->amount > 1 && curl_easy_header(h, name, hd->amount - 1,
+	    CURLH_HEADER, -1, &hd) != CURLHE_OK)
+		return;
+	if ((n = strlen(hd->value)) >= NET_HEADER_LEN)
+		return;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)hd->value[i] < 0x20 ||
+		    (unsigned char)hd->value[i] >= 0x7f)
+			return;
+	memcpy(out, hd->value, n + 1);
+}
+
 static int
 curl_send(void *ctx, const char *method, const char *url, const char *body,
     size_t body_len, const struct sd_secret *token, long timeout_ms,
@@ -272,6 +299,8 @@ curl_send(void *ctx, const char *method, const char *url, const char *body,
 	    &h) == CURLHE_OK)
 		net_printable(h->value, strlen(h->value), reply->request_id,
 		    sizeof(reply->request_id));
+	keep_header(c->h, "Azure-AsyncOperation", reply->async_op);
+	keep_header(c->h, "WWW-Authenticate", reply->www_auth);
 	if (sink.buf == NULL && (sink.buf = calloc(1, 1)) == NULL) {
 		r = sd_err_set(e, SD_ERR_ALLOC, "out of memory");
 		goto out;

@@ -2,6 +2,7 @@
  * mhsm.c - the Managed HSM security-domain API: requests, the retry and
  * polling policy, and the bodies (see mhsm.h).
  */
+#include <ctype.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,13 @@ struct mhsm {
 	long long start_ms, deadline_ms, timeout_ms, poll_ms;
 	void (*progress)(void *ctx, const struct mhsm_progress *p);
 	void *progress_ctx;
+	int (*reauth)(void *ctx, const struct mhsm_challenge *ch,
+	    const struct sd_secret **token, struct sd_err *e);
+	void *reauth_ctx;
+	int reauth_state;             /* as mhsm_fault's reauth */
+	char reauth_msg[256];
+	struct mhsm_challenge challenge;
+	long last_retry_after;        /* of the last reply, or -1 */
 	struct mhsm_fault fault;
 };
 
@@ -36,6 +44,8 @@ struct mhsm {
 struct req {
 	const char *method;
 	const char *path;        /* "/securitydomain/download" */
+	const char *url;         /* instead of path: a whole URL, as is */
+	int once;                /* one try: the caller does the retrying */
 	const char *what;        /* "download", for messages and progress */
 	const char *body;
 	size_t len;
@@ -88,6 +98,9 @@ mhsm_new(const struct mhsm_config *cfg, struct mhsm **out, struct sd_err *e)
 	m->poll_ms = cfg->poll_interval_ms > 0 ? cfg->poll_interval_ms : 0;
 	m->progress = cfg->progress;
 	m->progress_ctx = cfg->progress_ctx;
+	m->reauth = cfg->reauth;
+	m->reauth_ctx = cfg->reauth_ctx;
+	m->last_retry_after = -1;
 	m->start_ms = now_ms(m);
 	m->deadline_ms = m->start_ms + m->timeout_ms;
 	*out = m;
@@ -172,10 +185,44 @@ backoff_ms(int attempt)
 }
 
 /*
+ * A 401: read its challenge, and answer it once when the caller can (a
+ * token for the tenant it names).  1: send again now; 0: final.
+ */
+static int
+challenge(struct mhsm *m, const struct net_reply *rep)
+{
+	struct sd_err e2 = { "" };
+	const struct sd_secret *tok = NULL;
+
+	memset(&m->challenge, 0, sizeof(m->challenge));
+	if (mhsm_challenge_parse(rep->www_auth, &m->challenge) != 0)
+		return 0;
+	if (m->reauth == NULL || m->reauth_state != 0)
+		return 0;
+	if (!mhsm_resource_ok(m->url, m->challenge.resource)) {
+		m->reauth_state = -1;
+		snprintf(m->reauth_msg, sizeof(m->reauth_msg), "the challenge's "
+		    "resource %s is not this HSM's service; no token was "
+		    "fetched for it", m->challenge.resource);
+		return 0;
+	}
+	if (m->reauth(m->reauth_ctx, &m->challenge, &tok, &e2) != 0 ||
+	    tok == NULL) {
+		m->reauth_state = -1;
+		snprintf(m->reauth_msg, sizeof(m->reauth_msg), "%s", e2.msg);
+		return 0;
+	}
+	m->token = tok;
+	m->reauth_state = 1;
+	return 1;
+}
+
+/*
  * Send q until a 2xx reply passes its check, retrying what is worth
- * retrying.  On success *rep holds the reply.  On a final refusal, m->fault
- * says what the service said; a 2xx reply that failed its check is left
- * in *rep for the caller.
+ * retrying (with q->once, nothing: one try, and the caller decides).  On
+ * success *rep holds the reply.  On a final refusal, m->fault says what
+ * the service said; a 2xx reply that failed its check is left in *rep for
+ * the caller.
  */
 static int
 request(struct mhsm *m, const struct req *q, struct net_reply *rep,
@@ -185,10 +232,13 @@ request(struct mhsm *m, const struct req *q, struct net_reply *rep,
 	char *url = NULL, reason[700], brief[64];
 	long long remaining, wait;
 	int attempt, r = SD_ERR_INTERNAL, retry, unanswered = 0;
+	int max_tries = q->once ? 1 : MHSM_MAX_TRIES;
 
 	memset(&m->fault, 0, sizeof(m->fault));
 	net_reply_clear(rep);
-	if (asprintf(&url, "%s%s?api-version=%s", m->url, q->path,
+	m->last_retry_after = -1;
+	if (q->url != NULL ? (url = strdup(q->url)) == NULL :
+	    asprintf(&url, "%s%s?api-version=%s", m->url, q->path,
 	    m->api_version) == -1) {
 		url = NULL;
 		return sd_err_set(e, SD_ERR_ALLOC, "out of memory");
@@ -207,6 +257,7 @@ request(struct mhsm *m, const struct req *q, struct net_reply *rep,
 		r = m->transport.send(m->transport.ctx, q->method, url, q->body,
 		    q->len, m->token, (long)(remaining > LONG_MAX ? LONG_MAX :
 		    remaining), rep, &e2);
+		m->last_retry_after = r == 0 ? rep->retry_after : -1;
 		if (r == SD_ERR_IO) {
 			/* no reply: refused, dropped, TLS, or too slow */
 			if (!q->get)
@@ -240,6 +291,11 @@ request(struct mhsm *m, const struct req *q, struct net_reply *rep,
 			describe_fault(&m->fault, reason, sizeof(reason));
 			snprintf(brief, sizeof(brief), "HTTP %ld %s", rep->status,
 			    reason_phrase(rep->status));
+			if (rep->status == 401 && challenge(m, rep)) {
+				/* a token for the tenant named: once, at once */
+				attempt--;
+				continue;
+			}
 			if (rep->status == 429 || rep->status >= 500)
 				retry = 1;
 			else if (q->export_transient &&
@@ -252,14 +308,22 @@ request(struct mhsm *m, const struct req *q, struct net_reply *rep,
 				goto out;
 			}
 		}
-		if (attempt >= MHSM_MAX_TRIES) {
-			r = sd_err_set(e, r == 0 ? SD_ERR_IO : r == SD_ERR_FORMAT ?
-			    SD_ERR_FORMAT : SD_ERR_IO, "%s: %s (gave up after %d "
-			    "tries)", q->what, reason, attempt);
+		if (attempt >= max_tries) {
+			if (q->once)
+				r = sd_err_set(e, r == SD_ERR_FORMAT ?
+				    SD_ERR_FORMAT : SD_ERR_IO, "%s: %s", q->what,
+				    reason);
+			else
+				r = sd_err_set(e, r == 0 ? SD_ERR_IO :
+				    r == SD_ERR_FORMAT ? SD_ERR_FORMAT :
+				    SD_ERR_IO, "%s: %s (gave up after %d "
+				    "tries)", q->what, reason, attempt);
 			goto out;
 		}
-		wait = rep->retry_after >= 0 ? rep->retry_after * 1000LL :
-		    backoff_ms(attempt);
+		/* never sooner than asked, and never a busy loop on "0" */
+		wait = backoff_ms(attempt);
+		if (rep->retry_after >= 0 && rep->retry_after * 1000LL > wait)
+			wait = rep->retry_after * 1000LL;
 		if (now_ms(m) + wait >= m->deadline_ms) {
 			m->fault.timed_out = 1;
 			r = sd_err_set(e, SD_ERR_IO, "%s: %s; no time left to "
@@ -277,6 +341,12 @@ request(struct mhsm *m, const struct req *q, struct net_reply *rep,
 	/* any try that went unanswered may have been acted on */
 	if (r != 0 && unanswered)
 		m->fault.post_unanswered = 1;
+	if (r != 0) {
+		m->fault.challenge = m->challenge;
+		m->fault.reauth = m->reauth_state;
+		snprintf(m->fault.reauth_msg, sizeof(m->fault.reauth_msg), "%s",
+		    m->reauth_msg);
+	}
 	free(url);
 	return r;
 }
@@ -649,19 +719,32 @@ check_sd_reply(const struct net_reply *rep, void *ctx, struct sd_err *e)
 	return 0;
 }
 
+/* What a 2xx reply to a POST says about waiting for its operation. */
+static void
+accepted(const struct net_reply *rep, struct mhsm_accepted *acc)
+{
+	memset(acc, 0, sizeof(*acc));
+	acc->http_status = rep->status;
+	acc->first_wait_ms = rep->retry_after >= 0 ? rep->retry_after * 1000LL :
+	    -1;
+	snprintf(acc->status_url, sizeof(acc->status_url), "%s", rep->async_op);
+}
+
 int
 mhsm_download(struct mhsm *m, const char *certset, size_t certset_len,
     char **sd, size_t *sd_len, char **raw, size_t *raw_len,
-    long long *first_wait_ms, struct sd_err *e)
+    struct mhsm_accepted *acc, struct sd_err *e)
 {
-	struct net_reply rep = { 0, NULL, 0, -1, "" };
-	const struct req q = { "POST", "/securitydomain/download", "download",
-	    certset, certset_len, 0, 1, check_sd_reply, NULL };
+	struct net_reply rep;
+	const struct req q = { "POST", "/securitydomain/download", NULL, 0,
+	    "download", certset, certset_len, 0, 1, check_sd_reply, NULL };
 	int r;
 
+	memset(&rep, 0, sizeof(rep));
 	*sd = *raw = NULL;
 	*sd_len = *raw_len = 0;
-	*first_wait_ms = -1;
+	memset(acc, 0, sizeof(*acc));
+	acc->first_wait_ms = -1;
 	r = request(m, &q, &rep, e);
 	if (r == 0 && (r = mhsm_sd_from_reply(rep.body, rep.len, sd, sd_len,
 	    e)) != 0)
@@ -673,8 +756,8 @@ mhsm_download(struct mhsm *m, const char *certset, size_t certset_len,
 		*raw_len = rep.len;
 		rep.body = NULL;
 	}
-	if (r == 0 && rep.retry_after >= 0)
-		*first_wait_ms = rep.retry_after * 1000LL;
+	if (r == 0)
+		accepted(&rep, acc);
 	net_reply_clear(&rep);
 	return r;
 }
@@ -692,12 +775,13 @@ check_transfer_key(const struct net_reply *rep, void *ctx, struct sd_err *e)
 int
 mhsm_transfer_key(struct mhsm *m, X509 **cert, struct sd_err *e)
 {
-	struct net_reply rep = { 0, NULL, 0, -1, "" };
+	struct net_reply rep;
 	X509 *x = NULL;
-	const struct req q = { "GET", "/securitydomain/upload",
+	const struct req q = { "GET", "/securitydomain/upload", NULL, 0,
 	    "exchange key", NULL, 0, 1, 0, check_transfer_key, &x };
 	int r;
 
+	memset(&rep, 0, sizeof(rep));
 	*cert = NULL;
 	if ((r = request(m, &q, &rep, e)) == 0) {
 		*cert = x;
@@ -727,16 +811,19 @@ check_status(const struct net_reply *rep, void *ctx, struct sd_err *e)
 
 int
 mhsm_upload(struct mhsm *m, const char *blob, size_t len,
-    struct mhsm_status *st, struct sd_err *e)
+    struct mhsm_status *st, struct mhsm_accepted *acc, struct sd_err *e)
 {
-	struct net_reply rep = { 0, NULL, 0, -1, "" };
+	struct net_reply rep;
 	json_t *root = NULL;
 	char *body = NULL;
 	int r = SD_ERR_INTERNAL;
-	struct req q = { "POST", "/securitydomain/upload", "upload", NULL, 0,
-	    0, 0, check_status, st };
+	struct req q = { "POST", "/securitydomain/upload", NULL, 0, "upload",
+	    NULL, 0, 0, 0, check_status, st };
 
+	memset(&rep, 0, sizeof(rep));
 	memset(st, 0, sizeof(*st));
+	memset(acc, 0, sizeof(*acc));
+	acc->first_wait_ms = -1;
 	/* the blob's text as a JSON string, as the service's client sends it */
 	if ((root = json_object()) == NULL ||
 	    json_object_set_new(root, "value", json_stringn(blob, len)) != 0 ||
@@ -749,6 +836,7 @@ mhsm_upload(struct mhsm *m, const char *blob, size_t len,
 	q.len = strlen(body);
 	if ((r = request(m, &q, &rep, e)) != 0)
 		goto out;
+	accepted(&rep, acc);
 	if (st->word[0] == '\0')
 		st->state = MHSM_IN_PROGRESS;
 	r = 0;
@@ -759,59 +847,326 @@ mhsm_upload(struct mhsm *m, const char *blob, size_t len,
 	return r;
 }
 
+/* 404, 400, 405: the URL is not one this HSM serves (or not so). */
+static int
+not_served(long status)
+{
+	return status == 404 || status == 400 || status == 405;
+}
+
 int
 mhsm_pending(struct mhsm *m, enum mhsm_op op, struct mhsm_status *st,
     struct sd_err *e)
 {
-	struct net_reply rep = { 0, NULL, 0, -1, "" };
-	const struct req q = { "GET", op == MHSM_OP_DOWNLOAD ?
-	    "/securitydomain/download/pending" :
-	    "/securitydomain/upload/pending", op == MHSM_OP_DOWNLOAD ?
-	    "download status" : "upload status", NULL, 0, 1, 0, check_status,
-	    st };
+	struct net_reply rep;
+	struct req q = { "GET", op == MHSM_OP_DOWNLOAD ?
+	    "/securitydomain/download/pending" : MHSM_FALLBACK_STATUS, NULL, 0,
+	    op == MHSM_OP_DOWNLOAD ? "download status" : "upload status", NULL,
+	    0, 1, 0, check_status, st };
 	int r;
 
+	memset(&rep, 0, sizeof(rep));
 	memset(st, 0, sizeof(*st));
 	r = request(m, &q, &rep, e);
+	if (r != 0 && op == MHSM_OP_DOWNLOAD &&
+	    not_served(m->fault.http_status)) {
+		/* what every recorded client asked about an activation */
+		q.path = MHSM_FALLBACK_STATUS;
+		q.what = "download status (" MHSM_FALLBACK_STATUS ")";
+		r = request(m, &q, &rep, e);
+	}
+	if (r == 0)
+		snprintf(st->via, sizeof(st->via), "%s", q.path);
 	net_reply_clear(&rep);
 	return r;
 }
 
 int
-mhsm_wait(struct mhsm *m, enum mhsm_op op, long long first_wait_ms,
+mhsm_wait(struct mhsm *m, enum mhsm_op op, const struct mhsm_accepted *acc,
     struct mhsm_status *st, struct sd_err *e)
 {
-	struct mhsm_status last;
-	long long wait = first_wait_ms >= 0 ? first_wait_ms : m->poll_ms;
+	struct mhsm_status last, cur;
+	struct net_reply rep;
+	struct sd_err e2 = { "" };
+	char *advertised = NULL, *fallback = NULL, last_error[600] = "";
+	char brief[96];
 	const char *what = op == MHSM_OP_DOWNLOAD ? "activation" : "restore";
-	int r;
+	long long wait = acc != NULL && acc->first_wait_ms >= 0 ?
+	    acc->first_wait_ms : m->poll_ms;
+	int r = SD_ERR_INTERNAL, fell_back = 1, errors = 0;
+	struct req q = { "GET", NULL, NULL, 1, NULL, NULL, 0, 1, 0,
+	    check_status, &cur };
 
+	memset(&rep, 0, sizeof(rep));
 	memset(&last, 0, sizeof(last));
 	last.retry_after = -1;
+	q.what = op == MHSM_OP_DOWNLOAD ? "activation status" :
+	    "restore status";
+	if (asprintf(&fallback, "%s%s?api-version=%s", m->url,
+	    MHSM_FALLBACK_STATUS, m->api_version) == -1) {
+		fallback = NULL;
+		r = sd_err_set(e, SD_ERR_ALLOC, "out of memory");
+		goto out;
+	}
+	q.url = fallback;
+	/* the service's own status URL, if it is on this HSM */
+	if (acc != NULL && acc->status_url[0] != '\0' &&
+	    net_url_status(m->url, acc->status_url, m->api_version,
+	    &advertised, &e2) == 0) {
+		q.url = advertised;
+		fell_back = 0;
+	}
 	for (;;) {
 		if (wait < MHSM_MIN_POLL_MS)
 			wait = MHSM_MIN_POLL_MS;
 		if (now_ms(m) + wait >= m->deadline_ms) {
-			*st = last;
 			memset(&m->fault, 0, sizeof(m->fault));
 			m->fault.timed_out = 1;
-			return sd_err_set(e, SD_ERR_IO, "%s: not finished within "
-			    "the timeout (%lld s); last status: %s", what,
+			r = sd_err_set(e, SD_ERR_IO, "%s: not finished within "
+			    "the timeout (%lld s); last status: %s%s%s", what,
 			    m->timeout_ms / 1000, last.word[0] ? last.word :
-			    "none yet");
+			    "none yet", last_error[0] ? "; last error: " : "",
+			    last_error);
+			goto out;
 		}
 		m->clock.sleep_ms(m->clock.ctx, wait);
-		if ((r = mhsm_pending(m, op, &last, e)) != 0) {
-			*st = last;
-			return r;
+		sd_err_clear(&e2);
+		r = request(m, &q, &rep, &e2);
+		net_reply_clear(&rep);
+		if (r == 0) {
+			last = cur;
+			snprintf(last.via, sizeof(last.via), "%s",
+			    q.url == fallback ? MHSM_FALLBACK_STATUS :
+			    "Azure-AsyncOperation");
+			last_error[0] = '\0';
+			errors = 0;
+			wait = m->poll_ms;
+			if (last.retry_after >= 0 &&
+			    last.retry_after * 1000LL > wait)
+				wait = last.retry_after * 1000LL;
+			progress(m, MHSM_EV_POLL, what, NULL, 0, wait, &last);
+			if (last.state == MHSM_SUCCESS ||
+			    last.state == MHSM_FAILED)
+				break;
+			continue;
 		}
-		wait = m->poll_ms;
-		if (last.retry_after >= 0 && last.retry_after * 1000LL > wait)
-			wait = last.retry_after * 1000LL;
-		progress(m, MHSM_EV_POLL, what, NULL, 0, wait, &last);
-		if (last.state == MHSM_SUCCESS || last.state == MHSM_FAILED)
-			break;
+		snprintf(last_error, sizeof(last_error), "%s", e2.msg);
+		if (r == SD_ERR_AUTH || (r != SD_ERR_IO && r != SD_ERR_FORMAT &&
+		    m->fault.http_status == 0 && r != SD_ERR_UNSUPPORTED)) {
+			/* refused (401, 403, TLS), or no such host: final */
+			sd_err_set(e, r, "%s", e2.msg);
+			goto out;
+		}
+		if (!fell_back && not_served(m->fault.http_status)) {
+			/* download/pending on every recorded build */
+			fell_back = 1;
+			q.url = fallback;
+			wait = 0;
+			snprintf(brief, sizeof(brief), "HTTP %ld from the status "
+			    "URL; asking %s", m->fault.http_status,
+			    MHSM_FALLBACK_STATUS);
+			progress(m, MHSM_EV_RETRY, what, brief, 1, wait, NULL);
+			continue;
+		}
+		/* 429, 5xx, no reply, malformed, another 4xx: poll on */
+		errors++;
+		wait = backoff_ms(errors);
+		if (m->last_retry_after >= 0 &&
+		    m->last_retry_after * 1000LL > wait)
+			wait = m->last_retry_after * 1000LL;
+		snprintf(brief, sizeof(brief), "%s", m->fault.http_status ?
+		    reason_phrase(m->fault.http_status) : "no reply");
+		if (m->fault.http_status != 0)
+			snprintf(brief, sizeof(brief), "HTTP %ld %s",
+			    m->fault.http_status,
+			    reason_phrase(m->fault.http_status));
+		else if (r == SD_ERR_FORMAT)
+			snprintf(brief, sizeof(brief), "malformed reply");
+		progress(m, MHSM_EV_RETRY, q.what, brief, errors, wait, NULL);
 	}
+	r = 0;
+ out:
 	*st = last;
+	free(advertised);
+	free(fallback);
+	return r;
+}
+
+/* --- the bearer challenge -------------------------------------------------- */
+
+/* The value of key="..." (or key=token) in a challenge, into out. */
+static void
+challenge_param(const char *hdr, const char *key, char *out, size_t size)
+{
+	const char *p = hdr, *v, *end;
+	size_t klen = strlen(key), n;
+
+	out[0] = '\0';
+	while ((p = strcasestr(p, key)) != NULL) {
+		/* a whole parameter name: after the scheme, a space or comma */
+		if ((p == hdr || p[-1] == ' ' || p[-1] == ',') &&
+		    p[klen] == '=') {
+			v = p + klen + 1;
+			if (*v == '"') {
+				v++;
+				end = strchr(v, '"');
+			} else {
+				end = v + strcspn(v, " ,");
+			}
+			if (end == NULL)
+				return;
+			n = (size_t)(end - v);
+			if (n >= size)
+				return;   /* too long to be kept whole */
+			memcpy(out, v, n);
+			out[n] = '\0';
+			return;
+		}
+		p += klen;
+	}
+}
+
+int
+mhsm_challenge_parse(const char *hdr, struct mhsm_challenge *ch)
+{
+	const char *seg;
+	size_t n, i;
+
+	memset(ch, 0, sizeof(*ch));
+	if (hdr == NULL || strncasecmp(hdr, "Bearer ", 7) != 0)
+		return SD_ERR_FORMAT;
+	challenge_param(hdr + 7, "authorization", ch->authority,
+	    sizeof(ch->authority));
+	if (ch->authority[0] == '\0')
+		challenge_param(hdr + 7, "authorization_uri", ch->authority,
+		    sizeof(ch->authority));
+	challenge_param(hdr + 7, "resource", ch->resource,
+	    sizeof(ch->resource));
+	if (ch->resource[0] == '\0') {
+		challenge_param(hdr + 7, "scope", ch->resource,
+		    sizeof(ch->resource));
+		n = strlen(ch->resource);
+		if (n > 9 && strcmp(ch->resource + n - 9, "/.default") == 0)
+			ch->resource[n - 9] = '\0';
+	}
+	/* the tenant: the authority's last path segment */
+	n = strlen(ch->authority);
+	while (n > 0 && ch->authority[n - 1] == '/')
+		n--;
+	for (i = n; i > 0 && ch->authority[i - 1] != '/'; i--)
+		;
+	seg = ch->authority + i;
+	if (i == 0 || n - i == 0 || n - i >= sizeof(ch->tenant) ||
+	    strncmp(ch->authority, "https://", 8) != 0 || i <= 8)
+		return SD_ERR_FORMAT;
+	for (; i < n; i++)
+		if (!(isalnum((unsigned char)ch->authority[i]) ||
+		    ch->authority[i] == '-' || ch->authority[i] == '.'))
+			return SD_ERR_FORMAT;
+	memcpy(ch->tenant, seg, (size_t)(ch->authority + n - seg));
+	ch->tenant[ch->authority + n - seg] = '\0';
 	return 0;
+}
+
+/* --- key operations (issue 11) ------------------------------------------ */
+
+/* A 2xx reply to a key operation: a JSON object with member ctx. */
+static int
+check_key_reply(const struct net_reply *rep, void *ctx, struct sd_err *e)
+{
+	const char *member = ctx;
+	json_t *root = NULL;
+	int r;
+
+	if ((r = load_object(rep->body, rep->len, &root, e)) != 0)
+		return r;
+	if (json_object_get(root, member) == NULL)
+		r = sd_err_set(e, SD_ERR_FORMAT, "the reply has no \"%s\"",
+		    member);
+	json_decref(root);
+	return r;
+}
+
+int
+mhsm_key_request(struct mhsm *m, enum mhsm_key_op op, const char *name,
+    const char *body, size_t body_len, char **reply, size_t *reply_len,
+    struct sd_err *e)
+{
+	struct net_reply rep = { 0 };
+	char saved[sizeof(m->api_version)], *path = NULL;
+	const char *api, *what;
+	struct req q;
+	int r;
+
+	*reply = NULL;
+	*reply_len = 0;
+	memset(&q, 0, sizeof(q));
+	switch (op) {
+	case MHSM_KEY_CREATE:
+		api = MHSM_KEY_CREATE_API;
+		what = "key create";
+		r = asprintf(&path, "/keys/%s/create", name);
+		q.check_ctx = (void *)"key";
+		break;
+	case MHSM_KEY_BACKUP:
+		api = MHSM_KEY_BACKUP_API;
+		what = "key backup";
+		r = asprintf(&path, "/keys/%s/backup", name);
+		q.check_ctx = (void *)"value";
+		break;
+	case MHSM_KEY_RESTORE:
+		api = MHSM_KEY_BACKUP_API;
+		what = "key restore";
+		r = asprintf(&path, "/keys/restore");
+		q.check_ctx = (void *)"key";
+		break;
+	default:
+		return sd_err_set(e, SD_ERR_ARG, "unknown key operation");
+	}
+	if (r == -1)
+		return sd_err_set(e, SD_ERR_ALLOC, "out of memory");
+	q.method = "POST";
+	q.path = path;
+	q.what = what;
+	q.body = body;
+	q.len = body_len;
+	q.check = check_key_reply;
+	/* each key operation has the api-version azure-cli sends for it */
+	memcpy(saved, m->api_version, sizeof(saved));
+	snprintf(m->api_version, sizeof(m->api_version), "%s", api);
+	r = request(m, &q, &rep, e);
+	memcpy(m->api_version, saved, sizeof(saved));
+	if (r == 0) {
+		*reply = rep.body;
+		*reply_len = rep.len;
+		rep.body = NULL;
+	}
+	net_reply_clear(&rep);
+	free(path);
+	return r;
+}
+
+int
+mhsm_resource_ok(const char *base, const char *resource)
+{
+	const char *host, *end, *d;
+	size_t hlen, dlen;
+
+	if (strcmp(resource, NET_TOKEN_RESOURCE) == 0 ||
+	    strcmp(resource, NET_TOKEN_RESOURCE "/") == 0)
+		return 1;
+	if (strncmp(resource, "https://", 8) != 0 ||
+	    (host = strstr(base, "://")) == NULL)
+		return 0;
+	d = resource + 8;
+	dlen = strcspn(d, "/");
+	if (d[dlen] != '\0' && strcmp(d + dlen, "/") != 0)
+		return 0;
+	host += 3;
+	end = host + strcspn(host, ":/");
+	hlen = (size_t)(end - host);
+	/* base's host is NAME.D */
+	return dlen > 0 && hlen > dlen + 1 && host[hlen - dlen - 1] == '.' &&
+	    strncasecmp(host + hlen - dlen, d, dlen) == 0 &&
+	    memchr(d, '.', dlen) != NULL;
 }

@@ -22,6 +22,7 @@
 #define NET_MAX_REPLY     (16u << 20)  /* largest reply body accepted */
 #define NET_MAX_TOKEN     (16u << 10)  /* largest bearer token accepted */
 #define NET_REQUEST_ID_LEN 80
+#define NET_HEADER_LEN    1024         /* longest header value kept */
 
 /* One HTTP reply. */
 struct net_reply {
@@ -30,6 +31,11 @@ struct net_reply {
 	size_t len;
 	long retry_after;      /* seconds of a Retry-After header, or -1 */
 	char request_id[NET_REQUEST_ID_LEN]; /* x-ms-request-id, or "" */
+	/* Azure-AsyncOperation (the status URL of a long-running operation),
+	   or "" (printable ASCII; longer values are dropped, not cut) */
+	char async_op[NET_HEADER_LEN];
+	/* WWW-Authenticate of a 401 (the bearer challenge), or "" */
+	char www_auth[NET_HEADER_LEN];
 };
 
 /* Free the body and reset every field; safe on a zeroed reply. */
@@ -83,6 +89,16 @@ void net_curl_transport(struct net_curl *c, struct net_transport *t);
 int net_url_check(const char *url, char **out, struct sd_err *e) SD_WUR;
 
 /*
+ * A URL the service sent (an Azure-AsyncOperation status URL) checked
+ * against base (as net_url_check gives it): the same scheme, host and
+ * port, so that the token goes nowhere else.  *out is base + its path and
+ * query, with "api-version=V" added when the query has none.  SD_ERR_ARG
+ * when it is not a URL of base.
+ */
+int net_url_status(const char *base, const char *url,
+    const char *api_version, char **out, struct sd_err *e) SD_WUR;
+
+/*
  * The URL of a Managed HSM named name in Azure's public cloud:
  * https://NAME.managedhsm.azure.net.  The name must be 3 to 24 letters,
  * digits and hyphens, as Azure requires.
@@ -112,6 +128,17 @@ enum net_token_source {
  */
 int net_token_load(const char *file, struct sd_secret **token,
     enum net_token_source *source, struct sd_err *e) SD_WUR;
+
+/*
+ * azure-cli's token for resource in tenant, as the service's 401
+ * challenge names them: `az account get-access-token --resource RESOURCE
+ * --tenant TENANT`, read through a pipe.  tenant is 1 to 64 letters,
+ * digits, '.', '-' (a GUID or a domain) and resource an https:// URL
+ * without spaces or quotes, else SD_ERR_ARG; nothing secret is on the
+ * command line.
+ */
+int net_token_az(const char *tenant, const char *resource,
+    struct sd_secret **token, struct sd_err *e) SD_WUR;
 
 /*
  * Copy at most size-1 bytes of s into out, replacing anything that is not

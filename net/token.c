@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -166,14 +167,18 @@ in_path(const char *name)
 	return 0;
 }
 
-/* azure-cli's token for the Managed HSM data plane, through a pipe. */
+/*
+ * azure-cli's token, through a pipe: for the Managed HSM data plane, or
+ * for resource in tenant when both are given.
+ */
 static int
-token_from_az(struct sd_secret **out, struct sd_err *e)
+token_from_az(const char *tenant, const char *resource,
+    struct sd_secret **out, struct sd_err *e)
 {
-	static char *const argv[] = {
+	char *argv[] = {
 		"az", "account", "get-access-token", "--resource",
-		NET_TOKEN_RESOURCE, "--query", "accessToken", "--output", "tsv",
-		NULL
+		(char *)(resource ? resource : NET_TOKEN_RESOURCE), "--query",
+		"accessToken", "--output", "tsv", NULL, NULL, NULL
 	};
 	posix_spawn_file_actions_t fa;
 	struct sd_secret *text = NULL;
@@ -182,6 +187,10 @@ token_from_az(struct sd_secret **out, struct sd_err *e)
 	int fds[2] = { -1, -1 }, status, fa_ok = 0, r = SD_ERR_INTERNAL, rc;
 
 	*out = NULL;
+	if (tenant != NULL) {
+		argv[9] = "--tenant";
+		argv[10] = (char *)tenant;
+	}
 	if (pipe2(fds, O_CLOEXEC) == -1) {
 		r = sd_err_set(e, SD_ERR_IO, "%s: %s", from, strerror(errno));
 		goto out;
@@ -254,7 +263,7 @@ net_token_load(const char *file, struct sd_secret **token,
 	}
 	if (in_path("az")) {
 		*source = NET_TOKEN_AZ;
-		return token_from_az(token, e);
+		return token_from_az(NULL, NULL, token, e);
 	}
 	return sd_err_set(e, SD_ERR_ARG, "no access token: give "
 	    "--access-token-file FILE, set " NET_TOKEN_ENV_NAME ", or install "
@@ -262,3 +271,27 @@ net_token_load(const char *file, struct sd_secret **token,
 	    NET_TOKEN_RESOURCE);
 }
 
+int
+net_token_az(const char *tenant, const char *resource,
+    struct sd_secret **token, struct sd_err *e)
+{
+	size_t i, n = strlen(tenant);
+
+	*token = NULL;
+	if (n == 0 || n > 64)
+		return sd_err_set(e, SD_ERR_ARG, "the tenant named by the "
+		    "service is not a tenant id");
+	for (i = 0; i < n; i++)
+		if (!isascii((unsigned char)tenant[i]) ||
+		    !(isalnum((unsigned char)tenant[i]) || tenant[i] == '-' ||
+		    tenant[i] == '.'))
+			return sd_err_set(e, SD_ERR_ARG, "the tenant named by "
+			    "the service is not a tenant id");
+	if (strncmp(resource, "https://", 8) != 0 || strlen(resource) > 256 ||
+	    strpbrk(resource, " \t\"'\\") != NULL)
+		return sd_err_set(e, SD_ERR_ARG, "the resource named by the "
+		    "service is not an https:// URL");
+	if (!in_path("az"))
+		return sd_err_set(e, SD_ERR_ARG, "az is not installed");
+	return token_from_az(tenant, resource, token, e);
+}

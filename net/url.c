@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <curl/curl.h>
 
@@ -110,4 +111,65 @@ net_url_for_name(const char *name, char **out, struct sd_err *e)
 		return sd_err_set(e, SD_ERR_ALLOC, "out of memory");
 	}
 	return 0;
+}
+
+int
+net_url_status(const char *base, const char *url, const char *api_version,
+    char **out, struct sd_err *e)
+{
+	struct sd_err e2 = { "" };
+	CURLU *u = NULL;
+	char *path = NULL, *query = NULL, *origin = NULL, *s = NULL;
+	char *cut = NULL;
+	const char *q;
+	int r = SD_ERR_INTERNAL, has_version = 0;
+
+	*out = NULL;
+	/* the origin, normalised as the base was */
+	if ((u = curl_url()) == NULL) {
+		r = sd_err_set(e, SD_ERR_ALLOC, "out of memory");
+		goto out;
+	}
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK) {
+		r = sd_err_set(e, SD_ERR_ARG, "the status URL is not a URL");
+		goto out;
+	}
+	(void)curl_url_get(u, CURLUPART_QUERY, &query, 0);
+	if ((cut = strdup(url)) == NULL) {
+		r = sd_err_set(e, SD_ERR_ALLOC, "out of memory");
+		goto out;
+	}
+	/* scheme://authority only, for net_url_check */
+	if ((q = strstr(cut, "://")) != NULL && (q = strchr(q + 3, '/')) !=
+	    NULL)
+		cut[q - cut] = '\0';
+	if (net_url_check(cut, &origin, &e2) != 0 ||
+	    strcasecmp(origin, base) != 0) {
+		r = sd_err_set(e, SD_ERR_ARG, "the status URL is not on this "
+		    "HSM");
+		goto out;
+	}
+	for (q = query; q != NULL && *q != '\0'; q = strchr(q, '&') ?
+	    strchr(q, '&') + 1 : q + strlen(q))
+		if (strncmp(q, "api-version=", 12) == 0)
+			has_version = 1;
+	if (asprintf(&s, "%s%s%s%s%s%s", base, path, query ? "?" : "",
+	    query ? query : "", has_version ? "" : query ? "&api-version=" :
+	    "?api-version=", has_version ? "" : api_version) == -1) {
+		s = NULL;
+		r = sd_err_set(e, SD_ERR_ALLOC, "out of memory");
+		goto out;
+	}
+	*out = s;
+	s = NULL;
+	r = 0;
+ out:
+	curl_free(path);
+	curl_free(query);
+	curl_url_cleanup(u);
+	free(origin);
+	free(cut);
+	free(s);
+	return r;
 }

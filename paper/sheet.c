@@ -237,10 +237,14 @@ build_doc(const struct sheet *s, int pdf, struct doc *d)
 	    "key file.", cert != NULL ? " and against the certificate" : "",
 	    h->has_cert ? " Compare the x5t_256 it prints with the one above." :
 	    "");
-	doc_add(d, B_STEP, "4.", "Prove that the key still opens its share of "
-	    "the security domain:");
-	doc_addf(d, B_CODE, NULL, "sdtool verify --sd-file SD.json "
+	doc_add(d, B_STEP, "4.", "Prove, alone, that the key still opens its "
+	    "share of the security domain (the solo key check; exit status 0 "
+	    "when it does):");
+	doc_addf(d, B_CODE, NULL, "sdtool verify --solo --sd-file SD.json "
 	    "--sd-wrapping-keys %s", key);
+	doc_add(d, B_PARA, "This proves the key opens its own share. That the "
+	    "shares recombine takes a quorum of officers: sdtool verify --all "
+	    "with their keys.", NULL);
 	doc_add(d, B_PARA, "The whole procedure: man sdtool-escrow.", NULL);
 
 	doc_add(d, B_HEADING, "Signatures", NULL);

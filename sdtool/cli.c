@@ -132,6 +132,16 @@ cli_warn(const char *fmt, ...)
 	va_end(ap);
 }
 
+void
+cli_warn_quorum(unsigned required, size_t shares)
+{
+	if (shares > 0 && required == shares)
+		cli_warn("a quorum of %u of %zu: every officer is needed, so one "
+		    "lost key, card or passphrase loses the security domain "
+		    "and every key of the HSM; a quorum of %u of %zu survives "
+		    "one loss", required, shares, required - 1, shares);
+}
+
 int
 cli_core_error(int code, const struct sd_err *e, const char *what, ...)
 {
@@ -328,7 +338,23 @@ cli_write_new_file(const char *path, const void *buf, size_t len, mode_t mode)
 {
 	struct sd_err e = { "" };
 
+	if (strcmp(path, "-") == 0) {
+		/* standard output, for a pipe; never a private key */
+		if ((mode & 077) == 0) {
+			cli_error("-: will not write a private key to standard "
+			    "output; give a file name");
+			return -1;
+		}
+		if (fwrite(buf, 1, len, stdout) != len || fflush(stdout) != 0) {
+			cli_error("-: writing standard output: %s",
+			    strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
 	if (sys_write_new_file(path, buf, len, mode, &e) != 0) {
+		if (e.msg[0] != '\0' && strstr(e.msg, "already exists") != NULL)
+			report_note_code("file_exists");
 		cli_error("%s", e.msg);
 		return -1;
 	}
@@ -377,6 +403,8 @@ cli_refuse_existing(const char *path)
 {
 	struct stat st;
 
+	if (strcmp(path, "-") == 0)
+		return 0;   /* standard output */
 	if (lstat(path, &st) == 0) {
 		report_note_code("file_exists");
 		cli_error("%s: already exists; not overwriting it", path);
@@ -486,7 +514,9 @@ pass_load(struct cli_pass *pass)
 
 	if (pass->text != NULL)
 		return 0;
-	if ((fd = open(pass->file, O_RDONLY | O_CLOEXEC)) == -1) {
+	/* "-": standard input (a pipe from a secret store, never argv) */
+	if ((fd = strcmp(pass->file, "-") == 0 ? dup(0) :
+	    open(pass->file, O_RDONLY | O_CLOEXEC)) == -1) {
 		cli_error("--password-file %s: %s", pass->file, strerror(errno));
 		return -1;
 	}
@@ -589,7 +619,11 @@ cli_passphrase(void *ctx, const char *ref, char *buf, size_t size)
 	if (pass != NULL && pass->file != NULL)
 		return passphrase_from_file(pass, buf, size) == 0 ? 0 :
 		    SD_ERR_PASSPHRASE;
-	snprintf(prompt, sizeof(prompt), "Passphrase for %s: ", ref);
+	if (pass != NULL && pass->attempt > 0)
+		snprintf(prompt, sizeof(prompt), "Passphrase for %s (again): ",
+		    ref);
+	else
+		snprintf(prompt, sizeof(prompt), "Passphrase for %s: ", ref);
 	if (read_tty_line(prompt, buf, size) == -1)
 		return SD_ERR_PASSPHRASE;
 	return 0;
@@ -599,44 +633,71 @@ int
 cli_new_passphrase(const char *file, const char *what, char *buf, size_t size)
 {
 	char prompt[512];
-	char *again;
-	int r, ret = -1;
+	char *again = NULL;
+	int r, tries, ret = -1;
 
 	if (file != NULL) {
-		struct cli_pass pass = { file, 0, NULL, 0 };
+		struct cli_pass pass = { file, 0, NULL, 0, 0 };
 
 		r = passphrase_from_file(&pass, buf, size);
 		cli_pass_clear(&pass);
 		if (r != 0)
 			return -1;
-	} else {
+		if (strlen(buf) < 8) {
+			cli_error("%s: passphrase shorter than 8 characters",
+			    what);
+			goto out;
+		}
+		ret = 0;
+		goto out;
+	}
+	if ((again = sodium_malloc(size)) == NULL) {
+		cli_error("out of memory");
+		return -1;
+	}
+	/*
+	 * At the terminal, a passphrase too short or a confirmation that
+	 * differs asks this entry again (3 tries), not the whole run: the
+	 * other officers' entries are kept.
+	 */
+	for (tries = 1; tries <= 3; tries++) {
 		snprintf(prompt, sizeof(prompt), "New passphrase for %s: ", what);
 		if (read_tty_line(prompt, buf, size) == -1) {
 			cli_error("%s: no terminal to ask for a passphrase; use "
 			    "--password-file or --no-passphrase", what);
-			return -1;
+			goto out;
 		}
-		if ((again = sodium_malloc(size)) == NULL) {
-			cli_error("out of memory");
-			return -1;
+		if (strlen(buf) < 8) {
+			if (tries == 3) {
+				cli_error("%s: passphrase shorter than 8 "
+				    "characters", what);
+				goto out;
+			}
+			fprintf(stderr, "%s: shorter than 8 characters; again "
+			    "(%d of 3)\n", what, tries + 1);
+			continue;
 		}
 		snprintf(prompt, sizeof(prompt), "Same passphrase again: ");
 		/* both are secrets: compare in constant time */
-		if (read_tty_line(prompt, again, size) == -1 ||
-		    strlen(buf) != strlen(again) ||
-		    sodium_memcmp(buf, again, strlen(buf)) != 0) {
-			sodium_free(again);
+		if (read_tty_line(prompt, again, size) == -1) {
+			cli_error("%s: no confirmation typed", what);
+			goto out;
+		}
+		if (strlen(buf) == strlen(again) &&
+		    sodium_memcmp(buf, again, strlen(buf)) == 0) {
+			ret = 0;
+			goto out;
+		}
+		if (tries == 3) {
 			cli_error("%s: the two passphrases differ", what);
 			goto out;
 		}
-		sodium_free(again);
+		fprintf(stderr, "%s: the two passphrases differ; this entry "
+		    "again (%d of 3)\n", what, tries + 1);
 	}
-	if (strlen(buf) < 8) {
-		cli_error("%s: passphrase shorter than 8 characters", what);
-		goto out;
-	}
-	ret = 0;
  out:
+	if (again != NULL)
+		sodium_free(again);
 	if (ret != 0)
 		sodium_memzero(buf, size);
 	return ret;

@@ -80,6 +80,11 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "sdtool VERB: warning: <message>". */
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /*
+ * Warn when a quorum leaves no room for a loss: with required == shares
+ * (N of N), one lost key or passphrase loses the security domain.
+ */
+void cli_warn_quorum(unsigned required, size_t shares);
+/*
  * Report a core error: "sdtool VERB: <what>: <detail>" where detail is
  * e->msg if set, otherwise sd_strerror(code).  Returns EXIT_FAIL.
  */
@@ -101,6 +106,8 @@ int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * the given mode, fsync'd), which is then hard-linked to path (failing if
  * path exists) and unlinked.  On any failure nothing is left behind.
  * Returns 0, or -1 with a message already printed naming path.
+ * path "-" is standard output (refused for mode without group/other
+ * bits, i.e. a private key); the verb then prints its report elsewhere.
  */
 int cli_write_new_file(const char *path, const void *buf, size_t len,
     mode_t mode);
@@ -136,6 +143,7 @@ struct cli_pass {
 	int index;          /* which key is being opened (0-based) */
 	char *text;         /* the file, read once, in guarded memory */
 	size_t len;
+	int attempt;        /* 0 first time; >0 when asked again */
 };
 /* An hw_passphrase_fn (see hw/key.h) over struct cli_pass. */
 int cli_passphrase(void *ctx, const char *ref, char *buf, size_t size);

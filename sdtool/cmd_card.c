@@ -35,6 +35,7 @@
 
 #include "../pki/certgen.h"
 #include "cli.h"
+#include "report.h"
 #include "hwopts.h"
 #include "verbs.h"
 #include "../hw/key.h"
@@ -769,7 +770,7 @@ card_list(int argc, char **argv)
 		goto out;
 	}
 	if (json) {
-		root = json_object();
+		root = report_new("card");
 		json_object_set_new(root, "module", json_string(module));
 		json_object_set_new(root, "module_manufacturer",
 		    json_string(p11_module_manufacturer(m)));
@@ -792,7 +793,8 @@ card_list(int argc, char **argv)
 			failed = 1;
 	}
 	if (json) {
-		cli_print_json(root);
+		report_set_ok(root, 1);
+		report_print(root);
 	} else if (shown == 0) {
 		printf("no token%s (is the card inserted, the reader "
 		    "connected?)\n", uri != NULL ? " matches" : " found");
@@ -866,24 +868,35 @@ confirm_delete(const char *path)
 	char line[PATH_MAX + 2];
 	FILE *tty;
 	size_t n;
-	int ok = 0;
+	int ok = 0, tries;
 
 	if ((tty = fopen("/dev/tty", "r+e")) == NULL) {
 		cli_error("--delete-source needs a terminal to confirm on; the "
 		    "key file %s was kept", path);
 		return -1;
 	}
-	fprintf(tty, "The key is on the token and decrypts there.\n"
-	    "To overwrite and delete %s, type its name as given: ", path);
-	fflush(tty);
-	if (fgets(line, sizeof(line), tty) != NULL) {
+	fprintf(tty, "The key is on the token and decrypts there.\n");
+	/* a typo is asked again (3 tries); an empty line keeps the file */
+	for (tries = 1; tries <= 3 && !ok; tries++) {
+		fprintf(tty, "To overwrite and delete %s, type its name as "
+		    "given%s: ", path, tries > 1 ? " (again; an empty line keeps "
+		    "it)" : "");
+		fflush(tty);
+		if (fgets(line, sizeof(line), tty) == NULL)
+			break;
 		n = strcspn(line, "\r\n");
 		line[n] = '\0';
+		if (n == 0)
+			break;
 		ok = strcmp(line, path) == 0;
+		if (!ok)
+			fprintf(tty, "That is not the name given.\n");
 	}
 	fclose(tty);
 	if (!ok) {
-		cli_error("not confirmed; the key file %s was kept", path);
+		cli_error("not confirmed; the key file %s was kept (the key is "
+		    "on the token and works: delete the file yourself when "
+		    "sure, do not import it again)", path);
 		return -1;
 	}
 	return 0;
@@ -954,7 +967,7 @@ card_import(int argc, char **argv)
 {
 	struct opt_parser p;
 	struct card c;
-	struct cli_pass pass = { NULL, 0, NULL, 0 };
+	struct cli_pass pass = { NULL, 0, NULL, 0, 0 };
 	struct hw_open_opts o;
 	struct hw_key *key = NULL;
 	struct sd_err e = { "" };
@@ -1113,8 +1126,8 @@ card_import(int argc, char **argv)
 	ret = EXIT_OK;
  report:
 	if (json) {
-		rep = json_object();
-		json_object_set_new(rep, "key_file", json_string(key_path));
+		rep = report_new("card");
+		json_object_set_new(rep, "file", json_string(key_path));
 		json_object_set_new(rep, "token", json_string(c.tok.label));
 		json_object_set_new(rep, "uri", json_string(new_uri));
 		json_object_set_new(rep, "id", json_string(hex));
@@ -1129,7 +1142,9 @@ card_import(int argc, char **argv)
 		json_object_set_new(rep, "oaep", json_string(host ? "host" :
 		    "token"));
 		json_object_set_new(rep, "source_deleted", json_boolean(deleted));
-		cli_print_json(rep);
+		/* imported and proven; a deletion asked for and not done fails */
+		report_set_ok(rep, !del || deleted);
+		report_print(rep);
 		json_decref(rep);
 	}
  out:
@@ -1240,6 +1255,7 @@ card_generate(int argc, char **argv)
 	unsigned long min = 0, max = 0;
 	long index = -1, bits = CARD_DEF_BITS, days = CARD_DEF_DAYS;
 	int idr, r, json = 0, so = 0, made = 0, host = 0, sign_off = 0;
+	int make_dir = 0;
 	int ret = EXIT_FAIL;
 	json_t *rep;
 
@@ -1295,7 +1311,24 @@ card_generate(int argc, char **argv)
 	if (label == NULL)
 		label = deflabel;
 	/* Everything refusable is refused before the token is touched. */
-	if (stat(dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
+	if (stat(dir, &st) == -1 && errno == ENOENT) {
+		/*
+		 * Made like keygen -d makes it: the last component only (a
+		 * missing parent is more likely a typo in a mount point), and
+		 * only once the certificate is there to go in it.
+		 */
+		char *copy = strdup(dir);
+
+		if (copy == NULL || stat(dirname(copy), &st) == -1 ||
+		    !S_ISDIR(st.st_mode)) {
+			cli_error("%s: does not exist, nor does its parent",
+			    dir);
+			free(copy);
+			goto out;
+		}
+		free(copy);
+		make_dir = 1;
+	} else if (stat(dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
 		cli_error("%s: not a directory", dir);
 		goto out;
 	}
@@ -1359,17 +1392,25 @@ card_generate(int argc, char **argv)
 	}
 	if (prove(&c, new_uri, cert, x5t, &host) != 0)
 		goto out;
+	if (make_dir) {
+		if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
+			cli_error("%s: cannot create it: %s", dir,
+			    strerror(errno));
+			goto out;
+		}
+		fprintf(stderr, "created directory %s\n", dir);
+	}
 	if (cli_write_cert(cert_path, cert) != 0)
 		goto out;
 	made = 0;   /* done: it stays */
 	certgen_not_after(cert, when);
 	if (json) {
-		rep = json_object();
+		rep = report_new("card");
 		json_object_set_new(rep, "token", json_string(c.tok.label));
 		json_object_set_new(rep, "uri", json_string(new_uri));
 		json_object_set_new(rep, "id", json_string(hex));
 		json_object_set_new(rep, "bits", json_integer(bits));
-		json_object_set_new(rep, "certificate", json_string(cert_path));
+		json_object_set_new(rep, "out", json_string(cert_path));
 		json_object_set_new(rep, "x5t_256", json_string(x5t));
 		json_object_set_new(rep, "not_after", json_string(when));
 		json_object_set_new(rep, "signing_disabled",
@@ -1377,7 +1418,8 @@ card_generate(int argc, char **argv)
 		json_object_set_new(rep, "oaep", json_string(host ? "host" :
 		    "token"));
 		json_object_set_new(rep, "escrow_possible", json_false());
-		cli_print_json(rep);
+		report_set_ok(rep, 1);
+		report_print(rep);
 		json_decref(rep);
 	} else {
 		printf("RSA-%ld key generated on token %s\n", bits, c.tok.label);

@@ -31,6 +31,7 @@
 
 #include "../pki/certgen.h"
 #include "cli.h"
+#include "report.h"
 #include "../paper/sheet.h"
 #include "verbs.h"
 #include "../hw/key.h"
@@ -113,7 +114,7 @@ static int
 load_key(const char *path, const char *passfile, const char *cert_path,
     EVP_PKEY **out, int *encrypted)
 {
-	struct cli_pass pass = { passfile, 0, NULL, 0 };
+	struct cli_pass pass = { passfile, 0, NULL, 0, 0 };
 	struct hw_open_opts opts = { .passphrase = cli_passphrase,
 	    .passphrase_ctx = &pass, .cert_path = cert_path };
 	struct sd_err e = { "" };
@@ -123,7 +124,13 @@ load_key(const char *path, const char *passfile, const char *cert_path,
 
 	*out = NULL;
 	if ((r = hw_key_open(path, &opts, &k, &e)) != 0) {
-		cli_core_error(r, &e, "%s", path);
+		/* hw's message names the key; say what to do without a tty */
+		if (r == SD_ERR_PASSPHRASE && passfile == NULL &&
+		    !cli_have_tty() && strstr(e.msg, "wrong") == NULL)
+			cli_error("%s (no terminal to ask: use --password-file)",
+			    e.msg);
+		else
+			cli_error("%s", e.msg[0] ? e.msg : sd_strerror(r));
 		goto out;
 	}
 	if ((pkey = hw_key_pkey(k)) == NULL) {
@@ -216,6 +223,21 @@ cert_x5t_raw(X509 *cert, uint8_t out[static ESCROW_HASH_LEN])
 }
 
 /* "CN=...,O=..." in UTF-8, cut at a character boundary to fit a sheet. */
+/* One report object: the verb's fields after verb, ok, error, version. */
+static void
+print_escrow_report(json_t *fields)
+{
+	json_t *rep = report_new("escrow");
+
+	if (rep != NULL) {
+		json_object_update(rep, fields);
+		report_set_ok(rep, 1);
+		report_print(rep);
+	}
+	json_decref(rep);
+	json_decref(fields);
+}
+
 static void
 cert_subject(X509 *cert, char out[static ESCROW_MAX_SUBJECT + 1])
 {
@@ -508,8 +530,7 @@ print_report(const struct print_args *a, const struct escrow_header *h,
 			cli_error("out of memory");
 			return;
 		}
-		cli_print_json(o);
-		json_decref(o);
+		print_escrow_report(o);
 		return;
 	}
 	if (a->text)
@@ -1237,13 +1258,12 @@ restore_report(const struct restore_args *a, const struct escrow_header *h,
 		    "bits", bits, "sheet_encrypted", h->encrypted,
 		    "key_encrypted", !a->check && key_encrypted,
 		    "cert", cert, "cert_checked", cert != NULL,
-		    "version", h->version);
+		    "sheet_sdtool_version", h->version);
 		if (o == NULL) {
 			cli_error("out of memory");
 			return;
 		}
-		cli_print_json(o);
-		json_decref(o);
+		print_escrow_report(o);
 		return;
 	}
 	if (a->check)
@@ -1279,7 +1299,7 @@ escrow_restore(int argc, char **argv, int check)
 {
 	struct restore_args a;
 	struct escrow_header h;
-	struct cli_pass pass = { NULL, 0, NULL, 0 };
+	struct cli_pass pass = { NULL, 0, NULL, 0, 0 };
 	struct sd_secret *payload = NULL, *der = NULL, *prime = NULL;
 	struct sd_err e = { "" };
 	struct pub_code pub, cpub;

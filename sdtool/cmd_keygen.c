@@ -27,6 +27,7 @@
 
 #include "../pki/certgen.h"
 #include "cli.h"
+#include "report.h"
 #include "verbs.h"
 #include "../hw/key.h"
 
@@ -353,6 +354,14 @@ report_text(const struct pair *pairs, int n, const struct keygen_args *a)
 		    p->x5t);
 		printf("%*s  sha256 %s\n", (int)strlen(p->cert_path), "",
 		    p->fingerprint);
+		{
+			/* the same digest, to read aloud at the ceremony */
+			char ind[600];
+
+			snprintf(ind, sizeof(ind), "%*s  ",
+			    (int)strlen(p->cert_path), "");
+			report_print_x5t_readaloud(p->x5t, ind);
+		}
 		printf("%*s  RSA-%ld, valid until %s\n",
 		    (int)strlen(p->cert_path), "", a->bits, p->not_after);
 	}
@@ -373,10 +382,12 @@ report_json(const struct pair *pairs, int n, const struct keygen_args *a)
 
 		if ((o = json_object()) == NULL ||
 		    json_array_append_new(arr, o) != 0 ||
-		    json_object_set_new(o, "index", json_integer(p->index)) ||
+		    json_object_set_new(o, "key_index", json_integer(p->index)) ||
 		    json_object_set_new(o, "key", json_string(p->key_path)) ||
 		    json_object_set_new(o, "cert", json_string(p->cert_path)) ||
 		    json_object_set_new(o, "x5t_256", json_string(p->x5t)) ||
+		    json_object_set_new(o, "x5t_256_readaloud",
+		    report_x5t_readaloud(p->x5t)) ||
 		    json_object_set_new(o, "sha256_fingerprint",
 		    json_string(p->fingerprint)) ||
 		    json_object_set_new(o, "bits", json_integer(a->bits)) ||
@@ -386,7 +397,16 @@ report_json(const struct pair *pairs, int n, const struct keygen_args *a)
 		    json_boolean(p->pass != NULL)))
 			goto oom;
 	}
-	return arr;
+	{
+		/* one report object: {verb, ok, ..., "keys": [...]} */
+		json_t *rep = report_new("keygen");
+
+		if (rep == NULL || json_object_set_new(rep, "keys", arr) != 0) {
+			json_decref(rep);
+			return NULL;
+		}
+		return rep;
+	}
  oom:
 	/* json_string() fails on paths that are not UTF-8, too */
 	json_decref(arr);
@@ -488,9 +508,10 @@ cmd_keygen(int argc, char **argv)
 	for (i = 0; a.no_pass && i < n; i++)
 		cli_warn("%s: written without a passphrase; anyone who copies "
 		    "this file holds the key", pairs[i].key_path);
-	if (report != NULL)
-		cli_print_json(report);
-	else
+	if (report != NULL) {
+		report_set_ok(report, 1);
+		report_print(report);
+	} else
 		report_text(pairs, n, &a);
 	ret = EXIT_OK;
  out:

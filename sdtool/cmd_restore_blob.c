@@ -13,10 +13,10 @@
 
 #include "cli.h"
 #include "keys.h"
+#include "report.h"
+#include "restore.h"
 #include "verbs.h"
 #include "../hw/key.h"
-#include "../shares/sdops.h"
-#include "../shares/shamir.h"
 
 #define SYNOPSIS "[--json] [--password-file FILE] --sd-file SD " \
 	"--sd-exchange-key EXCH --sd-wrapping-keys KEY ... --out BLOB"
@@ -24,13 +24,15 @@
 enum { O_JSON = 1, O_SD, O_EXCH, O_KEYS, O_OUT, O_PASSFILE };
 
 static const struct opt opts[] = {
-	{ O_SD, "sd-file", 0, OPT_VALUE, "SD", "the security-domain file" },
+	{ O_SD, "sd-file", 0, OPT_VALUE, "SD",
+	    "the security-domain file ('-': standard input)" },
 	{ O_EXCH, "sd-exchange-key", 0, OPT_VALUE, "EXCH",
 	    "the HSM's exchange key: certificate or transfer-key reply" },
 	{ O_KEYS, "sd-wrapping-keys", 0, OPT_LIST, "KEY",
 	    "a quorum of the officers' private keys" },
 	{ O_OUT, "out", 'o', OPT_VALUE, "BLOB",
-	    "where to write the restore blob (must not exist)" },
+	    "where to write the restore blob (must not exist; '-': "
+	    "standard output)" },
 	{ O_OUT, "sd-file-restore-blob", 0, OPT_VALUE, "BLOB",
 	    "the same as --out, as azure-cli names it" },
 	{ O_PASSFILE, "password-file", 0, OPT_VALUE, "FILE",
@@ -44,18 +46,15 @@ cmd_restore_blob(int argc, char **argv)
 {
 	struct opt_parser p;
 	struct sd_file *sd = NULL;
-	struct sd_blob *blob = NULL, *check = NULL;
-	struct sd_secret *master = NULL, **pts = NULL;
 	struct sd_err e = { "" };
 	struct keyset ks = { 0 };
-	const uint8_t *parts[SD_MAX_SHARES];
 	const char *val, *sd_path = NULL, *exch_path = NULL, *out_path = NULL;
 	const char *passfile = NULL;
-	char **refs = NULL, *text = NULL, *out_json = NULL, desc[600];
+	char **refs = NULL, *text = NULL, *out_json = NULL;
 	char exch_x5t[SD_X5T_SIZE];
-	size_t len, n_refs = 0, n, i;
+	size_t len, n_refs = 0, n_items = 0, i;
 	X509 *exch = NULL;
-	json_t *report, *arr;
+	json_t *report, *arr, *o;
 	int id, r, json = 0, ret = EXIT_FAIL;
 
 	if ((refs = calloc((size_t)argc, sizeof(*refs))) == NULL) {
@@ -88,6 +87,11 @@ cmd_restore_blob(int argc, char **argv)
 		    "--sd-wrapping-keys and --out are required");
 		goto out;
 	}
+	if (json && strcmp(out_path, "-") == 0) {
+		ret = cli_usage_error("--json and --out - would both write to "
+		    "standard output: give --out a file name");
+		goto out;
+	}
 	/* Fail now, not after the officers have typed their passphrases. */
 	if (cli_refuse_existing(out_path) != 0)
 		goto out;
@@ -103,82 +107,46 @@ cmd_restore_blob(int argc, char **argv)
 		cli_core_error(r, &e, "--sd-exchange-key");
 		goto out;
 	}
-	if (n_refs < sd->required) {
-		ret = cli_usage_error("this SD file needs %u keys; %zu given",
-		    sd->required, n_refs);
+	if ((ret = restore_blob_make(sd_path, sd, exch, exch_x5t, refs, n_refs,
+	    passfile, json, &ks, &out_json, &n_items)) != EXIT_OK)
 		goto out;
-	}
-	if (keyset_open(sd, refs, n_refs, passfile, 1, &ks) != 0)
-		goto out;
-	keyset_warn(&ks);
-	if (!json)
-		for (i = 0; i < ks.n_keys; i++) {
-			keyset_describe(&ks.keys[i], sd, &ks, desc, sizeof(desc));
-			fprintf(stderr, "key %s: %s\n", ks.keys[i].ref, desc);
-		}
-	if (ks.n_opened < sd->required) {
-		cli_error("%s: %zu of the %u shares needed could be opened",
-		    sd_path, ks.n_opened, sd->required);
-		goto out;
-	}
-	for (i = 0, n = 0; i < sd->n_shares && n < sd->required; i++)
-		if (ks.shares[i] != NULL)
-			parts[n++] = ks.shares[i]->p;
-	if ((r = shamir_combine(parts, n, SD_SHARE_LEN, &master, &e)) != 0) {
-		cli_core_error(r, &e, "%s: the opened shares do not recombine",
-		    sd_path);
-		goto out;
-	}
-	if ((r = sd_data_open(&sd->data, master, &pts, &e)) != 0) {
-		cli_core_error(r, &e, "%s: the data do not authenticate under "
-		    "the recombined secret (a damaged file, or a share that "
-		    "does not belong to it)", sd_path);
-		goto out;
-	}
-	if ((r = sd_blob_build(&sd->data, pts, X509_get0_pubkey(exch),
-	    exch_x5t, NULL, &blob, &e)) != 0 ||
-	    (r = sd_blob_serialize(blob, &out_json, &e)) != 0) {
-		cli_core_error(r, &e, "building the restore blob");
-		goto out;
-	}
-	/* What we hand to the HSM must read back as a well-formed blob. */
-	if ((r = sd_blob_parse(out_json, strlen(out_json), &check, &e)) != 0) {
-		cli_core_error(r, &e, "internal check of the restore blob");
-		goto out;
-	}
+	ret = EXIT_FAIL;
 	if (cli_write_new_file(out_path, out_json, strlen(out_json), 0644) != 0)
 		goto out;
 
 	if (json) {
-		report = json_object();
-		json_object_set_new(report, "restore_blob", json_string(out_path));
-		json_object_set_new(report, "sd_file", json_string(sd_path));
-		json_object_set_new(report, "exchange_key_x5t_256",
-		    json_string(exch_x5t));
+		report = report_new("restore-blob");
+		json_object_set_new(report, "out", json_string(out_path));
+		json_object_set_new(report, "file", json_string(sd_path));
+		o = json_object();
+		json_object_set_new(o, "file", json_string(exch_path));
+		json_object_set_new(o, "x5t_256", json_string(exch_x5t));
+		json_object_set_new(report, "exchange_key", o);
 		json_object_set_new(report, "data_items",
-		    json_integer((json_int_t)blob->data.n));
+		    json_integer((json_int_t)n_items));
 		arr = json_array();
 		for (i = 0; i < ks.n_keys; i++)
 			if (ks.keys[i].outcome == KEY_OPENED)
 				json_array_append_new(arr,
 				    json_string(ks.keys[i].ref));
 		json_object_set_new(report, "keys_used", arr);
-		cli_print_json(report);
+		report_set_ok(report, 1);
+		report_print(report);
 		json_decref(report);
 	} else {
-		printf("restore blob written to %s\n", out_path);
-		printf("  encrypted to exchange key x5t_256 %s\n", exch_x5t);
-		printf("  %zu data items re-encrypted from %s\n", blob->data.n,
-		    sd_path);
-		printf("Compare that thumbprint with the one the recovery-mode "
-		    "HSM gave, then upload the blob.\n");
+		/* with --out -, the blob is on stdout: the report goes aside */
+		FILE *to = strcmp(out_path, "-") == 0 ? stderr : stdout;
+
+		fprintf(to, "restore blob written to %s\n",
+		    strcmp(out_path, "-") == 0 ? "standard output" : out_path);
+		fprintf(to, "  encrypted to exchange key x5t_256 %s\n", exch_x5t);
+		fprintf(to, "  %zu data items re-encrypted from %s\n",
+		    n_items, sd_path);
+		fprintf(to, "Compare that thumbprint with the one the "
+		    "recovery-mode HSM gave, then upload the blob.\n");
 	}
 	ret = EXIT_OK;
  out:
-	sd_plaintexts_free(pts, sd != NULL ? sd->data.n : 0);
-	sd_secret_free(master);
-	sd_blob_free(check);
-	sd_blob_free(blob);
 	X509_free(exch);
 	keyset_clear(&ks);
 	sd_file_free(sd);

@@ -22,6 +22,7 @@
 
 #include "../pki/certgen.h"
 #include "cli.h"
+#include "report.h"
 #include "../sim/simhsm.h"
 #include "verbs.h"
 #include "../hw/key.h"
@@ -124,6 +125,7 @@ sim_activate(int argc, char **argv)
 			    e.msg);
 		goto out;
 	}
+	cli_warn_quorum((unsigned)quorum, n);
 	if ((r = simhsm_activate(dir, certs, n, (unsigned)quorum,
 	    deliver_sd_file, (void *)sd_out, &state, &e)) != 0) {
 		/* deliver_sd_file has said why already */
@@ -133,13 +135,19 @@ sim_activate(int argc, char **argv)
 	}
 
 	if (json) {
-		o = json_object();
-		json_object_set_new(o, "security_domain_file", json_string(sd_out));
+		json_t *q = json_object();
+
+		o = report_new("sim");
+		json_object_set_new(o, "out", json_string(sd_out));
 		json_object_set_new(o, "state", json_string(dir));
-		json_object_set_new(o, "required", json_integer(quorum));
+		json_object_set_new(q, "required", json_integer(quorum));
+		json_object_set_new(q, "shares", json_integer((json_int_t)
+		    json_array_size(json_object_get(state, "certificates"))));
+		json_object_set_new(o, "quorum", q);
 		json_object_set(o, "certificates",
 		    json_object_get(state, "certificates"));
-		cli_print_json(o);
+		report_set_ok(o, 1);
+		report_print(o);
 		json_decref(o);
 	} else {
 		printf("simulated HSM %s activated: quorum %ld of %zu\n", dir,
@@ -196,7 +204,7 @@ sim_init_recovery(int argc, char **argv)
 		return cli_usage_error("--state and --sd-exchange-key are required");
 	if (cli_refuse_existing(out_path) != 0)
 		goto out;
-	if ((r = simhsm_load(dir, &state, &e)) != 0) {
+	if ((r = simhsm_load_or_new(dir, &state, &e)) != 0) {
 		cli_error("%s", e.msg);
 		goto out;
 	}
@@ -216,17 +224,24 @@ sim_init_recovery(int argc, char **argv)
 	if (cli_write_cert(out_path, cert) != 0)
 		goto out;
 	if (json) {
-		o = json_object();
-		json_object_set_new(o, "exchange_key", json_string(out_path));
+		o = report_new("sim");
+		json_object_set_new(o, "state", json_string(dir));
+		json_object_set_new(o, "out", json_string(out_path));
 		json_object_set_new(o, "x5t_256", json_string(x5t));
-		cli_print_json(o);
+		json_object_set_new(o, "x5t_256_readaloud",
+		    report_x5t_readaloud(x5t));
+		report_set_ok(o, 1);
+		report_print(o);
 		json_decref(o);
 	} else {
 		printf("simulated HSM %s is in recovery mode\n", dir);
 		printf("exchange key certificate written to %s\n", out_path);
 		printf("  x5t_256 %s\n", x5t);
+		printf("  the same, to read aloud (hex, then PGP words):\n");
+		report_print_x5t_readaloud(x5t, "    ");
 		printf("Read this thumbprint aloud to the offline machine's "
-		    "operator before making the restore blob.\n");
+		    "operator before making the restore blob (the hex or the "
+		    "words; the operator types what they hear).\n");
 	}
 	ret = EXIT_OK;
  out:
@@ -284,15 +299,22 @@ sim_upload(int argc, char **argv)
 		goto out;
 	}
 	if (json) {
-		o = json_object();
-		json_object_set_new(o, "status", json_string("Success"));
+		o = report_new("sim");
+		json_object_set_new(o, "state", json_string(dir));
+		json_object_set_new(o, "status", json_string("restored"));
 		json_object_set_new(o, "data_items",
 		    json_integer((json_int_t)n_items));
-		cli_print_json(o);
+		report_set_ok(o, 1);
+		report_print(o);
 		json_decref(o);
 	} else {
-		printf("simulated HSM %s restored: all %zu data items match "
-		    "what was activated\n", dir, n_items);
+		if (json_object_get(state, "data") != NULL)
+			printf("simulated HSM %s restored: all %zu data items "
+			    "match what was activated\n", dir, n_items);
+		else
+			printf("simulated HSM %s restored: a new HSM, it now "
+			    "holds the security domain's %zu data items\n", dir,
+			    n_items);
 	}
 	ret = EXIT_OK;
  out:
@@ -338,7 +360,28 @@ sim_status(int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	if (json) {
-		cli_print_json(state);
+		/* the state file's facts, in the shared vocabulary */
+		json_t *o = report_new("sim"), *q = json_object(), *v;
+
+		json_object_set_new(o, "state", json_string(dir));
+		json_object_set(o, "status", json_object_get(state, "status"));
+		if ((v = json_object_get(state, "activated_at")) != NULL)
+			json_object_set(o, "activated_at", v);
+		if ((v = json_object_get(state, "restored_at")) != NULL)
+			json_object_set(o, "restored_at", v);
+		json_object_set(q, "required", json_object_get(state,
+		    "required"));
+		json_object_set_new(q, "shares", json_integer((json_int_t)
+		    json_array_size(json_object_get(state, "certificates"))));
+		json_object_set_new(o, "quorum", q);
+		json_object_set(o, "certificates", json_object_get(state,
+		    "certificates"));
+		if ((v = json_object_get(state, "exchange_key_x5t_256")) != NULL)
+			json_object_set(o, "exchange_key_x5t_256", v);
+		json_object_set(o, "data", json_object_get(state, "data"));
+		report_set_ok(o, 1);
+		report_print(o);
+		json_decref(o);
 	} else {
 		printf("simulated HSM %s: %s\n", dir,
 		    json_string_value(json_object_get(state, "status")));

@@ -24,6 +24,7 @@
 
 #include "../pki/certgen.h"
 #include "cli.h"
+#include "report.h"
 #include "hwopts.h"
 #include "verbs.h"
 #include "../hw/key.h"
@@ -121,7 +122,7 @@ static int
 yk_wrap(int argc, char **argv)
 {
 	struct opt_parser p;
-	struct cli_pass pass = { NULL, 0, NULL, 0 };
+	struct cli_pass pass = { NULL, 0, NULL, 0, 0 };
 	struct hw_open_opts o;
 	struct yk_open_opts yo;
 	struct hw_key *key = NULL;
@@ -202,9 +203,9 @@ yk_wrap(int argc, char **argv)
 		goto done;
 	}
 	if (json_out) {
-		rep = json_object();
-		json_object_set_new(rep, "key_file", json_string(key_path));
-		json_object_set_new(rep, "ykey", json_string(out));
+		rep = report_new("yk");
+		json_object_set_new(rep, "file", json_string(key_path));
+		json_object_set_new(rep, "out", json_string(out));
 		json_object_set_new(rep, "device", json_string(software ?
 		    "software-test" : "yubikey"));
 		json_object_set_new(rep, "serial", json_integer(serial));
@@ -213,7 +214,8 @@ yk_wrap(int argc, char **argv)
 		json_object_set_new(rep, "x5t_256", hw_key_x5t256(key) ?
 		    json_string(hw_key_x5t256(key)) : json_null());
 		json_object_set_new(rep, "proof", json_true());
-		cli_print_json(rep);
+		report_set_ok(rep, 1);
+		report_print(rep);
 		json_decref(rep);
 	} else {
 		printf("%s written: %s wrapped with %s, slot %ld%s\n", out,
@@ -260,7 +262,7 @@ static int
 yk_unwrap(int argc, char **argv)
 {
 	struct opt_parser p;
-	struct cli_pass pass = { NULL, 0, NULL, 0 };
+	struct cli_pass pass = { NULL, 0, NULL, 0, 0 };
 	struct hw_open_opts o;
 	struct sd_err e = { "" };
 	EVP_PKEY *pkey = NULL;
@@ -316,11 +318,12 @@ yk_unwrap(int argc, char **argv)
 	if (cli_write_new_file(out, pem, pem_len, 0600) != 0)
 		goto done;
 	if (json_out) {
-		rep = json_object();
-		json_object_set_new(rep, "ykey", json_string(in));
-		json_object_set_new(rep, "key_file", json_string(out));
+		rep = report_new("yk");
+		json_object_set_new(rep, "file", json_string(in));
+		json_object_set_new(rep, "out", json_string(out));
 		json_object_set_new(rep, "passphrase", json_boolean(!nopass));
-		cli_print_json(rep);
+		report_set_ok(rep, 1);
+		report_print(rep);
 		json_decref(rep);
 	} else {
 		printf("%s written from %s (%s)\n", out, in, nopass ?
@@ -383,7 +386,7 @@ yk_info(int argc, char **argv)
 		goto done;
 	}
 	if (json_out) {
-		rep = json_object();
+		rep = report_new("yk");
 		json_object_set_new(rep, "file", json_string(path));
 		json_object_set_new(rep, "device", json_string(y->software ?
 		    "software-test" : "yubikey"));
@@ -393,7 +396,8 @@ yk_info(int argc, char **argv)
 		    json_boolean(y->has_passphrase));
 		json_object_set_new(rep, "x5t_256", y->x5t_256[0] ?
 		    json_string(y->x5t_256) : json_null());
-		cli_print_json(rep);
+		report_set_ok(rep, 1);
+		report_print(rep);
 		json_decref(rep);
 	} else {
 		printf("file:       %s\n", path);

@@ -21,6 +21,7 @@ key_outcome_name(enum key_outcome o)
 	case KEY_PASSPHRASE: return "wrong_passphrase";
 	case KEY_FAILED: return "failed";
 	case KEY_SKIPPED: return "skipped";
+	case KEY_POSITION: return "wrong_position";
 	}
 	return "failed";
 }
@@ -47,6 +48,45 @@ open_by_trial(const struct sd_file *sd, const struct sd_decryptor *dec, struct s
 	    "no share of this file is encrypted to this key "
 	    "(tried all %zu by trial decryption: no certificate beside it)",
 	    sd->n_shares);
+}
+
+/*
+ * For a key that failed before its certificate was read (a wrong
+ * passphrase): the share its certificate beside it is for, so that the
+ * share can be reported as "failed" rather than "not given".  Only for
+ * key files, by azure-cli's rule dir/cert_0.key -> dir/cert_0.cer.
+ */
+static int
+share_of_cert_beside(const struct sd_file *sd, const char *ref, size_t *idx)
+{
+	const char *base, *dot;
+	char path[4096], x5t[SD_X5T_SIZE];
+	struct sd_err e = { "" };
+	X509 *cert = NULL;
+	size_t stem, i;
+	int found = 0;
+
+	if (strncmp(ref, "pkcs11:", 7) == 0)
+		return 0;
+	base = strrchr(ref, '/');
+	base = base != NULL ? base + 1 : ref;
+	dot = strrchr(base, '.');
+	stem = dot != NULL && dot != base ? (size_t)(dot - ref) : strlen(ref);
+	if (stem + sizeof(".cer") > sizeof(path))
+		return 0;
+	memcpy(path, ref, stem);
+	memcpy(path + stem, ".cer", sizeof(".cer"));
+	if (pki_cert_load(path, &cert, &e) != 0)
+		return 0;
+	if (pki_cert_x5t256(cert, x5t) == 0)
+		for (i = 0; i < sd->n_shares; i++)
+			if (strcmp(sd->shares[i].x5t_256, x5t) == 0) {
+				*idx = i;
+				found = 1;
+				break;
+			}
+	X509_free(cert);
+	return found;
 }
 
 /* hw's messages begin with the key's name; ours say it already. */
@@ -78,8 +118,28 @@ open_one(const struct sd_file *sd, struct keyset *ks, size_t k,
 
 	/* PINs, the PKCS#11 module, the YubiKey: see hwopts.h */
 	cli_hw_opts(&opts, pass, NULL);
-	if ((r = hw_key_open(rep->ref, &opts, &key, &e)) != 0) {
+	for (;;) {
+		sd_err_clear(&e);
+		pass->attempt = rep->tries++;
+		r = hw_key_open(rep->ref, &opts, &key, &e);
+		/*
+		 * A wrong passphrase or PIN typed at the terminal: ask this
+		 * officer again, not the whole quorum.  Never for a file
+		 * (it would say the same), nor for a locked token.
+		 */
+		if (r != SD_ERR_PASSPHRASE || pass->file != NULL ||
+		    !cli_have_tty() || rep->tries >= KEYS_MAX_TRIES ||
+		    strstr(e.msg, "wrong") == NULL ||
+		    strstr(e.msg, "locked") != NULL)
+			break;
+		fprintf(stderr, "%s: %s; try again (%d of %d)\n", rep->ref,
+		    without_ref(e.msg, rep->ref), rep->tries + 1,
+		    KEYS_MAX_TRIES);
+	}
+	if (r != 0) {
 		rep->code = r;
+		rep->share_known = share_of_cert_beside(sd, rep->ref,
+		    &rep->share);
 		rep->outcome = r == SD_ERR_PASSPHRASE ? KEY_PASSPHRASE : KEY_FAILED;
 		/* "wrong ...": something was given, the terminal is not why */
 		if (r == SD_ERR_PASSPHRASE && pass->file == NULL &&
@@ -106,6 +166,8 @@ open_one(const struct sd_file *sd, struct keyset *ks, size_t k,
 			    "is %s)", x5t);
 		} else {
 			idx = i;
+			rep->share = i;
+			rep->share_known = 1;
 			if ((r = sd_share_open(&sd->shares[i], &dec, &share, &x,
 			    &e)) != 0)
 				sd_err_prefix(&e, r, "share #%zu is addressed to "
@@ -123,9 +185,20 @@ open_one(const struct sd_file *sd, struct keyset *ks, size_t k,
 		goto out;
 	}
 	rep->share = idx;
-	if (x != idx + 1)
-		cli_warn("%s: share #%zu carries position x=%u (expected %zu)",
-		    rep->ref, idx + 1, x, idx + 1);
+	rep->share_known = 1;
+	rep->x = x;
+	if (x != idx + 1) {
+		/*
+		 * The share decrypts, but would recombine at the wrong
+		 * point: the file was altered or built wrongly.
+		 */
+		rep->outcome = KEY_POSITION;
+		rep->code = SD_ERR_SHARE;
+		snprintf(rep->detail, sizeof(rep->detail), "share #%zu "
+		    "decrypts, but carries x-coordinate %u where the position "
+		    "of its certificate is %zu", idx + 1, x, idx + 1);
+		goto out;
+	}
 	if (ks->shares[idx] != NULL) {
 		rep->outcome = KEY_DUPLICATE;
 		for (i = 0; i < k; i++)
@@ -143,6 +216,17 @@ open_one(const struct sd_file *sd, struct keyset *ks, size_t k,
 	hw_key_free(key);
 }
 
+/* At the terminal: each officer sees their result before the next types. */
+static void
+show_progress(const struct sd_file *sd, const struct keyset *ks, size_t k)
+{
+	char desc[600];
+
+	keyset_describe(&ks->keys[k], sd, ks, desc, sizeof(desc));
+	fprintf(stderr, "%s: %s [%zu of %u needed opened]\n", ks->keys[k].ref,
+	    desc, ks->n_opened, sd->required);
+}
+
 int
 keyset_open(const struct sd_file *sd, char *const *refs, size_t n,
     const char *password_file, int stop_at_quorum, struct keyset *ks)
@@ -156,7 +240,8 @@ keyset_open_from(const struct sd_file *sd, char *const *refs, size_t n,
     const char *password_file, int first_line, int stop_at_quorum,
     struct keyset *ks)
 {
-	struct cli_pass pass = { password_file, 0, NULL, 0 };
+	struct cli_pass pass = { password_file, 0, NULL, 0, 0 };
+	int interactive = password_file == NULL && cli_have_tty();
 	size_t k;
 
 	memset(ks, 0, sizeof(*ks));
@@ -179,6 +264,8 @@ keyset_open_from(const struct sd_file *sd, char *const *refs, size_t n,
 		}
 		pass.index = first_line + (int)k;
 		open_one(sd, ks, k, &pass);
+		if (interactive)
+			show_progress(sd, ks, k);
 	}
 	cli_pass_clear(&pass);
 	return 0;

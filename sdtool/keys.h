@@ -18,7 +18,12 @@ enum key_outcome {
 	KEY_PASSPHRASE,   /* wrong or missing passphrase */
 	KEY_FAILED,       /* unreadable key, mismatched certificate, bad share */
 	KEY_SKIPPED,      /* not needed: the quorum was already reached */
+	KEY_POSITION,     /* the share opened but its x-coordinate is not */
+	                  /* the position of the key's certificate */
 };
+
+/* Wrong passphrases/PINs typed at the terminal are asked again: tries. */
+#define KEYS_MAX_TRIES 3
 
 struct key_report {
 	const char *ref;
@@ -31,6 +36,10 @@ struct key_report {
 	char x5t_256[SD_X5T_SIZE];
 	char cert_not_after[32];   /* "" when no certificate */
 	size_t dup_of;             /* key index that opened the share first */
+	int share_known;           /* share names the share this key is for */
+	                           /* (opened, or its certificate's share) */
+	unsigned x;                /* the opened share's x-coordinate */
+	int tries;                 /* passphrase/PIN attempts made */
 };
 
 struct keyset {
@@ -43,7 +52,10 @@ struct keyset {
 /*
  * Open refs[0..n-1] (key references: today, key files) against sd, asking
  * passphrases through --password-file or the terminal.  Per-key failures
- * are recorded, not fatal.  With stop_at_quorum, keys after the quorum is
+ * are recorded, not fatal.  At the terminal, a wrong passphrase or PIN is
+ * asked again (KEYS_MAX_TRIES in all) for that key only, and each key's
+ * result is shown on stderr with the progress ("2 of 3 needed opened")
+ * before the next officer types.  With stop_at_quorum, keys after the quorum is
  * reached are not opened (no needless passphrase prompts).  Returns 0, or
  * -1 when memory runs out (message printed).
  */

@@ -64,6 +64,16 @@ opt_next(struct opt_parser *p, const char **val)
 		eq = strchr(arg + 2, '=');
 		o = find_long(p->opts, arg + 2,
 		    eq ? (size_t)(eq - (arg + 2)) : strlen(arg + 2));
+		if (o == NULL && strncmp(arg, "--passwords", 11) == 0 &&
+		    (arg[11] == '\0' || arg[11] == '=') &&
+		    find_long(p->opts, "password-file", 13) != NULL) {
+			/* azure-cli's option: passphrases on argv, seen by ps */
+			snprintf(p->errbuf, sizeof(p->errbuf), "--passwords "
+			    "would put passphrases on the command line, where "
+			    "ps shows them: use --password-file FILE (one line "
+			    "per key) or --password-file - (standard input)");
+			return -2;
+		}
 		if (o == NULL) {
 			snprintf(p->errbuf, sizeof(p->errbuf),
 			    "unknown option %.*s", eq ? (int)(eq - arg) : 80, arg);

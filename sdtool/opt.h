@@ -33,7 +33,7 @@ struct opt_parser {
 	const struct opt *opts;   /* terminated by an entry with id 0 */
 	const struct opt *list;   /* the OPT_LIST being filled, or NULL */
 	int no_more_opts;         /* after "--" */
-	char errbuf[160];
+	char errbuf[256];
 };
 
 /* argv[0] is the verb's name and is skipped. */

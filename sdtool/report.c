@@ -2,10 +2,13 @@
  * report.c - the one JSON report object (see report.h, man/sd-json.5).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "report.h"
+#include "../shares/b64.h"
+#include "../shares/readaloud.h"
 #include "../shares/sd_err.h"
 
 static int want_json;
@@ -74,6 +77,68 @@ report_print(json_t *rep)
 	printed = 1;
 }
 
+json_t *
+report_readaloud(const uint8_t *b, size_t n)
+{
+	json_t *o = json_object();
+	char *hex = malloc(readaloud_hex_size(n));
+	char *words = malloc(readaloud_pgp_size(n));
+
+	if (o != NULL && hex != NULL && words != NULL &&
+	    readaloud_hex(b, n, hex, readaloud_hex_size(n)) == 0 &&
+	    readaloud_pgp(b, n, words, readaloud_pgp_size(n)) == 0) {
+		json_object_set_new(o, "hex", json_string(hex));
+		json_object_set_new(o, "pgp_words", json_string(words));
+	}
+	free(hex);
+	free(words);
+	return o;
+}
+
+void
+report_print_readaloud(const json_t *ra, const char *indent)
+{
+	const char *hex = json_string_value(json_object_get(ra, "hex"));
+	const char *w = json_string_value(json_object_get(ra, "pgp_words"));
+	const char *p;
+	int count = 0;
+
+	if (hex == NULL || w == NULL)
+		return;
+	printf("%s%s\n%s", indent, hex, indent);
+	for (p = w; *p != '\0'; p++) {
+		if (*p == ' ' && ++count % 8 == 0) {
+			printf("\n%s", indent);
+			continue;
+		}
+		putchar(*p);
+	}
+	putchar('\n');
+}
+
+json_t *
+report_x5t_readaloud(const char *x5t)
+{
+	uint8_t *b = NULL;
+	size_t n = 0;
+	json_t *o = NULL;
+
+	if (x5t != NULL && b64url_decode(x5t, strlen(x5t), &b, &n, NULL) == 0)
+		o = report_readaloud(b, n);
+	free(b);
+	return o;
+}
+
+void
+report_print_x5t_readaloud(const char *x5t, const char *indent)
+{
+	json_t *o = report_x5t_readaloud(x5t);
+
+	if (o != NULL)
+		report_print_readaloud(o, indent);
+	json_decref(o);
+}
+
 const char *
 report_code_of(int sd_code)
 {
@@ -130,6 +195,20 @@ report_note_code(const char *code)
 {
 	if (code != NULL && !have_msg)
 		snprintf(last_code, sizeof(last_code), "%s", code);
+}
+
+int
+report_json_requested(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "--json") == 0)
+			return 1;
+	}
+	return 0;
 }
 
 void

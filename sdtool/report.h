@@ -15,6 +15,8 @@
 #define SDTOOL_REPORT_H
 
 #include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
 
 /*
  * A new report object for verb: verb, ok (false until report_set_ok),
@@ -39,6 +41,24 @@ void report_set_error(json_t *rep, const char *code, const char *message);
  */
 void report_print(json_t *rep);
 
+/*
+ * The read-aloud forms of n bytes (a hash, a thumbprint):
+ * {"hex": "E07A DEE7 ...", "pgp_words": "topmost Istanbul ..."}.
+ */
+json_t *report_readaloud(const uint8_t *b, size_t n);
+
+/*
+ * Print the read-aloud forms of a report_readaloud() object as text lines,
+ * each beginning with indent: the grouped hex, then the words 8 a line.
+ */
+void report_print_readaloud(const json_t *ra, const char *indent);
+
+/* The read-aloud forms of a base64url thumbprint's bytes, or NULL. */
+json_t *report_x5t_readaloud(const char *x5t);
+
+/* Print them as report_print_readaloud() does; nothing if x5t is bad. */
+void report_print_x5t_readaloud(const char *x5t, const char *indent);
+
 /* A snake_case code for an SD_ERR_* value ("format", "auth_failed", ...). */
 const char *report_code_of(int sd_code);
 
@@ -50,6 +70,13 @@ const char *report_code_of(int sd_code);
 void report_note_error(const char *code, const char *message);
 /* Set the code of the next/last noted error (keeps its message). */
 void report_note_code(const char *code);
+
+/*
+ * Was --json among the verb's arguments (argv[0] is the verb; scanning
+ * stops at "--")?  Known before the verb parses its options, so that even
+ * a usage error is reported as JSON on stdout.
+ */
+int report_json_requested(int argc, char **argv);
 
 /* --json was given for this run (main pre-scans argv; verbs may also set). */
 void report_want_json(int on);

@@ -50,7 +50,16 @@
 #include "../sys/file.h"
 
 #define SERVE_SYNOPSIS "--state DIR [--listen 127.0.0.1:PORT] " \
-	"[--token-file FILE] [--fault SPEC ...]"
+	"[--token-file FILE] [--build 2020 | 2023] [--tenant ID] " \
+	"[--no-download-pending] [--fault SPEC ...]"
+
+/* What the recordings show the service saying (issue 10). */
+#define TXT_CONFIRMING   "The Security Domain is being confirmed."
+#define TXT_RESTORING    "The Security Domain is being restored."
+#define TXT_ACTIVE       "The resource is active."
+#define TXT_2020_RESTORE "Security Domain restore is in progress"
+#define TXT_2020_DONE    "Security Domain operation complete"
+#define DEFAULT_TENANT   "72f988bf-86f1-41af-91ab-2d7cd011db47"
 
 #define TLS_CA_NAME      "tls-ca.pem"
 #define TLS_CERT_NAME    "tls-server.pem"
@@ -63,7 +72,7 @@
 
 enum {
 	O_STATE = 1, O_LISTEN, O_TOKEN, O_FAULT, O_PENDING, O_RETRY_AFTER,
-	O_SLOW, O_LEGACY
+	O_SLOW, O_LEGACY, O_BUILD, O_TENANT, O_NO_DL_PENDING
 };
 
 static const struct opt serve_opts[] = {
@@ -78,11 +87,17 @@ static const struct opt serve_opts[] = {
 	{ O_PENDING, "pending", 0, OPT_VALUE, "N",
 	    "status polls that answer InProgress before the end (default 1)" },
 	{ O_RETRY_AFTER, "retry-after", 0, OPT_VALUE, "S",
-	    "Retry-After of 202, InProgress, 429, 503 replies (default 1)" },
+	    "add Retry-After: S to 202, InProgress, 429, 503 (default none)" },
 	{ O_SLOW, "slow-seconds", 0, OPT_VALUE, "S",
 	    "how long a slow fault delays its reply (default 3)" },
+	{ O_BUILD, "build", 0, OPT_VALUE, "YEAR",
+	    "answer as the 2020 or the 2023 builds did (default 2023)" },
 	{ O_LEGACY, "legacy-status", 0, OPT_FLAG, NULL,
-	    "answer as 2020 builds did: Succeeded, statusDetails" },
+	    "the same as --build 2020" },
+	{ O_TENANT, "tenant", 0, OPT_VALUE, "ID",
+	    "the tenant the 401 challenge names" },
+	{ O_NO_DL_PENDING, "no-download-pending", 0, OPT_FLAG, NULL,
+	    "answer 404 to download/pending, as no recording shows it" },
 	{ 0, NULL, 0, 0, NULL, NULL }
 };
 
@@ -136,9 +151,13 @@ struct server {
 	int pending;
 	int retry_after;
 	int slow_seconds;
-	int legacy;
+	int legacy;            /* --build 2020 */
+	int no_dl_pending;
+	const char *tenant;
+	char base_url[64];     /* https://127.0.0.1:PORT, for status URLs */
 	pthread_mutex_t lock;
 	struct op ops[2];      /* MHSM_OP_DOWNLOAD, MHSM_OP_UPLOAD */
+	int latest;            /* the op started last: upload/pending's */
 	unsigned long requests;
 };
 
@@ -218,7 +237,8 @@ reply(const struct server *s, struct MHD_Connection *c, enum endpoint ep,
     int truncate)
 {
 	struct MHD_Response *resp;
-	char rid[40], ra[16];
+	char rid[40], ra[16], hdr[512];
+	const char *api;
 	uint8_t b[8];
 	size_t len = body ? strlen(body) : 0;
 	enum MHD_Result ret;
@@ -229,7 +249,8 @@ reply(const struct server *s, struct MHD_Connection *c, enum endpoint ep,
 	if ((resp = MHD_create_response_from_buffer(len, (void *)(body ? body :
 	    ""), MHD_RESPMEM_MUST_COPY)) == NULL)
 		return MHD_NO;
-	if (len > 0)
+	/* as the service: JSON even when empty (but 204 has no content) */
+	if (status != 204)
 		MHD_add_response_header(resp, "Content-Type",
 		    "application/json; charset=utf-8");
 	randombytes_buf(b, sizeof(b));
@@ -240,15 +261,25 @@ reply(const struct server *s, struct MHD_Connection *c, enum endpoint ep,
 		snprintf(ra, sizeof(ra), "%d", retry_after);
 		MHD_add_response_header(resp, "Retry-After", ra);
 	}
-	if (status == 401)
-		MHD_add_response_header(resp, "WWW-Authenticate", "Bearer "
-		    "authorization=\"https://login.microsoftonline.com/"
-		    "00000000-0000-0000-0000-000000000000\", "
-		    "resource=\"" NET_TOKEN_RESOURCE "\"");
-	if (status == 202 && (ep == EP_DOWNLOAD || ep == EP_UPLOAD))
-		MHD_add_response_header(resp, "Azure-AsyncOperation",
+	if (status == 401) {
+		snprintf(hdr, sizeof(hdr), "Bearer authorization=\"https://"
+		    "login.microsoftonline.com/%s\", resource=\""
+		    NET_TOKEN_RESOURCE "\"", s->tenant);
+		MHD_add_response_header(resp, "WWW-Authenticate", hdr);
+	}
+	if (status == 202 && (ep == EP_DOWNLOAD || ep == EP_UPLOAD)) {
+		/*
+		 * Absolute, with the api-version asked (2022 on, both
+		 * operations); the 2020 builds' upload URL had none.
+		 */
+		api = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+		    "api-version");
+		snprintf(hdr, sizeof(hdr), "%s%s%s%s", s->base_url,
 		    endpoints[ep == EP_DOWNLOAD ? EP_DOWNLOAD_STATUS :
-		    EP_UPLOAD_STATUS].path);
+		    EP_UPLOAD_STATUS].path, s->legacy || api == NULL ? "" :
+		    "?api-version=", s->legacy || api == NULL ? "" : api);
+		MHD_add_response_header(resp, "Azure-AsyncOperation", hdr);
+	}
 	ret = MHD_queue_response(c, status, resp);
 	MHD_destroy_response(resp);
 
@@ -389,6 +420,7 @@ op_start(struct server *s, enum mhsm_op op, int fails, const char *details)
 
 	o->started = 1;
 	o->polls_left = s->pending;
+	s->latest = (int)op;
 	o->fails = fails;
 	snprintf(o->details, sizeof(o->details), "%s", details ? details : "");
 }
@@ -452,11 +484,14 @@ do_download(struct server *s, struct MHD_Connection *c,
 	}
 	op_start(s, MHSM_OP_DOWNLOAD, fault == F_FAILED, fault == F_FAILED ?
 	    "(simulated fault) activation failed" : "");
+	/* 2020: done when the reply goes, nothing to poll (none recorded) */
+	if (s->legacy)
+		s->ops[MHSM_OP_DOWNLOAD].polls_left = 0;
 	o = json_pack("{s:s}", "value", keep.text);
 	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
-	ret = reply(s, c, EP_DOWNLOAD, 202, text ? text : "", s->retry_after,
-	    fault, fault == F_MALFORMED);
+	ret = reply(s, c, EP_DOWNLOAD, s->legacy ? 200 : 202, text ? text : "",
+	    s->legacy ? -1 : s->retry_after, fault, fault == F_MALFORMED);
  out:
 	for (i = 0; i <= PKI_SD_MAX_CERTS; i++)
 		X509_free(x[i]);
@@ -470,25 +505,28 @@ static enum MHD_Result
 do_status(struct server *s, struct MHD_Connection *c, enum endpoint ep,
     enum mhsm_op op, int fault)
 {
-	struct op *o = &s->ops[op];
+	struct op *o;
 	const char *word, *details;
 	char *text;
 	enum MHD_Result ret;
 
+	/* upload/pending reports the operation started last (recorded) */
+	if (ep == EP_UPLOAD_STATUS)
+		op = (enum mhsm_op)s->latest;
+	o = &s->ops[op];
 	if (!o->started)
 		return reply(s, c, ep, 204, NULL, -1, fault, 0);
 	if (o->polls_left > 0) {
 		o->polls_left--;
 		word = "InProgress";
-		details = op == MHSM_OP_DOWNLOAD ? "" : s->legacy ?
-		    "Security Domain restore is in progress" :
-		    "The Security Domain is being restored.";
+		details = op == MHSM_OP_DOWNLOAD ? TXT_CONFIRMING : s->legacy ?
+		    TXT_2020_RESTORE : TXT_RESTORING;
 	} else if (o->fails) {
 		word = "Failed";
 		details = o->details;
 	} else {
 		word = s->legacy ? "Succeeded" : "Success";
-		details = o->details;
+		details = s->legacy ? TXT_2020_DONE : TXT_ACTIVE;
 	}
 	text = status_body(s, word, details);
 	ret = reply(s, c, ep, 200, text ? text : "", strcmp(word,
@@ -570,12 +608,12 @@ do_exchange_key(struct server *s, struct MHD_Connection *c, int fault)
 	enum MHD_Result ret;
 	int r;
 
-	if (!simhsm_is_activated(s->dir)) {
-		/* a drill's new HSM must restore what this one activated */
-		return reply_error(s, c, EP_EXCHANGE_KEY, 400, "BadParameter",
-		    "(simulator) activate this simulated HSM first: it accepts "
-		    "only a restore of what it activated", -1, fault);
-	}
+	/*
+	 * An activated HSM takes back only what it activated; a new one (a
+	 * state directory never activated) takes any security domain, as a
+	 * newly created Managed HSM does (issue 11: recovery into a second
+	 * simulated HSM).
+	 */
 	if ((r = simhsm_init_recovery(s->dir, NULL, NULL, &cert, &e)) != 0)
 		return reply_error(s, c, EP_EXCHANGE_KEY, 500, "InternalError",
 		    e.msg, -1, fault);
@@ -599,6 +637,8 @@ do_upload(struct server *s, struct MHD_Connection *c,
 	json_t *root = NULL, *v;
 	char *text = NULL, *copy = NULL;
 	const char *blob_text;
+	json_t *st0 = NULL;
+	int had_data = 0;
 	size_t blob_len, n_items;
 	enum MHD_Result ret;
 	int r;
@@ -631,6 +671,11 @@ do_upload(struct server *s, struct MHD_Connection *c,
 		    -1, fault);
 		goto out;
 	}
+	/* a new HSM (never activated) takes the SD in, rather than back */
+	if (simhsm_load(s->dir, &st0, &e) == 0)
+		had_data = json_object_get(st0, "data") != NULL;
+	json_decref(st0);
+	sd_err_clear(&e);
 	r = simhsm_upload(s->dir, "the restore blob", blob_text, blob_len,
 	    &n_items, &e);
 	if (r == SD_ERR_ARG || r == SD_ERR_FORMAT) {
@@ -640,9 +685,12 @@ do_upload(struct server *s, struct MHD_Connection *c,
 	}
 	/* the verdict goes to the log, as `sim upload` would print it */
 	flockfile(stdout);
-	if (r == 0)
+	if (r == 0 && had_data)
 		printf("simulated HSM %s restored: all %zu data items match what "
 		    "was activated\n", s->dir, n_items);
+	else if (r == 0)
+		printf("simulated HSM %s restored: a new HSM, it now holds the "
+		    "security domain's %zu data items\n", s->dir, n_items);
 	else
 		printf("simulated HSM %s: %s\n", s->dir, e.msg);
 	fflush(stdout);
@@ -651,15 +699,161 @@ do_upload(struct server *s, struct MHD_Connection *c,
 	op_start(s, MHSM_OP_UPLOAD, r != 0 || fault == F_FAILED, r != 0 ?
 	    e.msg : fault == F_FAILED ? "(simulated fault) restore failed" :
 	    "");
-	text = status_body(s, "InProgress", s->legacy ?
-	    "Security Domain restore is in progress" :
-	    "The Security Domain is being restored.");
+	text = status_body(s, "InProgress", s->legacy ? TXT_2020_RESTORE :
+	    TXT_RESTORING);
 	ret = reply(s, c, EP_UPLOAD, 202, text ? text : "", s->retry_after,
 	    fault, fault == F_MALFORMED);
  out:
 	sd_blob_free(blob);
 	free(copy);
 	free(text);
+	json_decref(root);
+	return ret;
+}
+
+/* --- key operations (issue 11): /keys/{name}/create|backup, /keys/restore */
+
+/* A reply to a key operation, logged as the others are. */
+static enum MHD_Result
+keys_reply(struct MHD_Connection *c, const char *method, const char *url,
+    unsigned status, const char *code, const char *message, const char *body)
+{
+	struct MHD_Response *resp;
+	json_t *o = NULL;
+	char *text = NULL;
+	enum MHD_Result ret;
+
+	if (body == NULL) {
+		o = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message",
+		    message);
+		text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) :
+		    NULL;
+		body = text ? text : "";
+	}
+	if ((resp = MHD_create_response_from_buffer(strlen(body),
+	    (void *)body, MHD_RESPMEM_MUST_COPY)) == NULL) {
+		free(text);
+		json_decref(o);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Content-Type",
+	    "application/json; charset=utf-8");
+	ret = MHD_queue_response(c, status, resp);
+	MHD_destroy_response(resp);
+	flockfile(stdout);
+	printf("%s %s -> %u%s%s\n", method, url, status, message ? ": " : "",
+	    message ? message : "");
+	fflush(stdout);
+	funlockfile(stdout);
+	free(text);
+	json_decref(o);
+	return ret;
+}
+
+static enum MHD_Result
+do_keys(struct server *s, struct MHD_Connection *c, const char *url,
+    const char *method, const struct request *rq)
+{
+	struct sd_err e = { "" };
+	const char *host, *api, *op, *path;
+	char name[128], *reply = NULL, *addr = NULL, *body = NULL;
+	char *logurl = NULL;
+	json_t *root = NULL, *v;
+	size_t nlen;
+	unsigned status = 200;
+	enum MHD_Result ret;
+	int r;
+
+	host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+	api = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+	    "api-version");
+	if (host == NULL)
+		host = "localhost";
+	/* the log shows the api-version each call came with */
+	path = url;
+	if (api != NULL && asprintf(&logurl, "%s?api-version=%s", url, api) !=
+	    -1)
+		url = logurl;
+	else
+		logurl = NULL;
+	pthread_mutex_lock(&s->lock);
+	if (strcmp(method, "POST") != 0) {
+		ret = keys_reply(c, method, url, 405, "MethodNotAllowed",
+		    "(simulator) only POST is served under /keys/", NULL);
+		goto out;
+	}
+	if (api == NULL) {
+		ret = keys_reply(c, method, url, 400, "BadParameter",
+		    "The api-version query parameter is missing", NULL);
+		goto out;
+	}
+	if (rq->too_big) {
+		ret = keys_reply(c, method, url, 413, "RequestTooLarge",
+		    "the request body is too large", NULL);
+		goto out;
+	}
+	if (strcmp(path, "/keys/restore") == 0) {
+		if ((root = json_loadb(rq->body ? rq->body : "", rq->len,
+		    JSON_REJECT_DUPLICATES, NULL)) == NULL ||
+		    !json_is_string(v = json_object_get(root, "value"))) {
+			ret = keys_reply(c, method, url, 400, "BadParameter",
+			    "the body must be {\"value\": \"<key backup>\"}",
+			    NULL);
+			goto out;
+		}
+		r = simhsm_key_restore(s->dir, json_string_value(v),
+		    json_string_length(v), host, &reply, &e);
+	} else {
+		op = strrchr(path, '/');
+		nlen = (size_t)(op - (path + 6));
+		if (op <= path + 6 || nlen >= sizeof(name) ||
+		    (strcmp(op, "/create") != 0 && strcmp(op, "/backup") != 0)) {
+			ret = keys_reply(c, method, url, 404, "NotFound",
+			    "(simulator) it serves /keys/{name}/create, "
+			    "/keys/{name}/backup and /keys/restore", NULL);
+			goto out;
+		}
+		memcpy(name, path + 6, nlen);
+		name[nlen] = '\0';
+		if (strcmp(op, "/create") == 0)
+			r = simhsm_key_create(s->dir, name, host, &reply, &e);
+		else {
+			if (asprintf(&addr, "https://%s%s?api-version=%s", host,
+			    path, api) == -1) {
+				addr = NULL;
+				ret = keys_reply(c, method, url, 500,
+				    "InternalError", "out of memory", NULL);
+				goto out;
+			}
+			if ((r = simhsm_key_backup(s->dir, name, addr, &body,
+			    &e)) == 0) {
+				root = json_pack("{s:s}", "value", body);
+				reply = root ? json_dumps(root, JSON_COMPACT) :
+				    NULL;
+			}
+		}
+	}
+	switch (r) {
+	case 0: break;
+	case SD_ERR_NO_SHARE: status = 404; break;
+	case SD_ERR_RANGE: status = 409; break;
+	case SD_ERR_ARG: case SD_ERR_FORMAT: case SD_ERR_AUTH: status = 400;
+		break;
+	default: status = 500; break;
+	}
+	if (r != 0)
+		ret = keys_reply(c, method, url, status, status == 404 ?
+		    "KeyNotFound" : status == 409 ? "Conflict" : status == 400 ?
+		    "BadParameter" : "InternalError", e.msg, NULL);
+	else
+		ret = keys_reply(c, method, url, 200, NULL, NULL, reply ? reply :
+		    "");
+ out:
+	pthread_mutex_unlock(&s->lock);
+	free(logurl);
+	free(reply);
+	free(addr);
+	free(body);
 	json_decref(root);
 	return ret;
 }
@@ -724,6 +918,13 @@ handle(void *cls, struct MHD_Connection *c, const char *url,
 			if (strcmp(method, endpoints[i].method) == 0)
 				break;
 		}
+	if (i == EP_COUNT && strncmp(url, "/keys/", 6) == 0) {
+		if (!token_ok(s, c))
+			return keys_reply(c, method, url, 401, "Unauthorized",
+			    "AKV10000: Request is missing a Bearer or PoP token.",
+			    NULL);
+		return do_keys(s, c, url, method, rq);
+	}
 	if (i == EP_COUNT) {
 		if (ep != EP_ANY)
 			return reply_error(s, c, ep, 405, "MethodNotAllowed",
@@ -772,6 +973,11 @@ handle(void *cls, struct MHD_Connection *c, const char *url,
 	default:
 		break;
 	}
+	if (MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_AUTHORIZATION) == NULL)
+		/* recorded: empty on POST download, "OK" on GET upload */
+		return reply(s, c, ep, 401, ep == EP_EXCHANGE_KEY ? "OK" : "",
+		    -1, fault, 0);
 	if (!token_ok(s, c))
 		return reply_error(s, c, ep, 401, "Unauthorized",
 		    MHD_lookup_connection_value(c, MHD_HEADER_KIND,
@@ -791,7 +997,12 @@ handle(void *cls, struct MHD_Connection *c, const char *url,
 	switch (ep) {
 	case EP_DOWNLOAD: ret = do_download(s, c, rq, fault); break;
 	case EP_DOWNLOAD_STATUS:
-		ret = do_status(s, c, ep, MHSM_OP_DOWNLOAD, fault);
+		if (s->no_dl_pending)
+			ret = reply_error(s, c, ep, 404, "NotFound",
+			    "(simulator, --no-download-pending) no such "
+			    "endpoint", -1, fault);
+		else
+			ret = do_status(s, c, ep, MHSM_OP_DOWNLOAD, fault);
 		break;
 	case EP_EXCHANGE_KEY: ret = do_exchange_key(s, c, fault); break;
 	case EP_UPLOAD: ret = do_upload(s, c, rq, fault); break;
@@ -1072,8 +1283,9 @@ sim_serve(int argc, char **argv)
 
 	memset(&s, 0, sizeof(s));
 	s.pending = 1;
-	s.retry_after = 1;
+	s.retry_after = -1;
 	s.slow_seconds = 3;
+	s.tenant = DEFAULT_TENANT;
 	opt_init(&p, argc, argv, serve_opts);
 	while ((id = opt_next(&p, &val)) != OPT_END) {
 		switch (id) {
@@ -1109,6 +1321,22 @@ sim_serve(int argc, char **argv)
 			s.slow_seconds = (int)num;
 			break;
 		case O_LEGACY: s.legacy = 1; break;
+		case O_BUILD:
+			if (strcmp(val, "2020") != 0 && strcmp(val, "2023") != 0)
+				return cli_usage_error("--build %s: 2020 or 2023 "
+				    "(2022 answered as 2023)", val);
+			s.legacy = strcmp(val, "2020") == 0;
+			break;
+		case O_TENANT:
+			if (strlen(val) == 0 || strlen(val) > 64 ||
+			    strspn(val, "abcdefghijklmnopqrstuvwxyz"
+			    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") !=
+			    strlen(val))
+				return cli_usage_error("--tenant %s: a tenant id "
+				    "(a GUID, or a domain)", val);
+			s.tenant = val;
+			break;
+		case O_NO_DL_PENDING: s.no_dl_pending = 1; break;
 		case OPT_HELP: return cli_usage(stdout, SERVE_SYNOPSIS,
 		    serve_opts);
 		case OPT_ERROR: return cli_usage_error("%s", p.errbuf);
@@ -1184,6 +1412,8 @@ sim_serve(int argc, char **argv)
 			goto out;
 		}
 	}
+	snprintf(s.base_url, sizeof(s.base_url), "%.*s", (int)strcspn(url,
+	    "\n"), url);
 	printf("simulated HSM %s serving the Managed HSM API at %s", s.dir,
 	    url);
 	printf("  TLS CA certificate (for --cacert): %s\n", ca_path);

@@ -22,6 +22,7 @@
 #include "../sys/file.h"
 #include "../hw/key.h"
 #include "../net/mhsm.h"
+#include "../shares/backup.h"
 #include "../shares/sdops.h"
 
 static const char marker_text[] =
@@ -58,6 +59,19 @@ now_iso(char *buf, size_t size)
 
 	gmtime_r(&t, &tm);
 	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void
+new_uuid(char out[40])
+{
+	uint8_t u[16];
+
+	randombytes_buf(u, sizeof(u));
+	u[6] = (u[6] & 0x0f) | 0x40;
+	u[8] = (u[8] & 0x3f) | 0x80;
+	snprintf(out, 40, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+	    "%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2], u[3], u[4], u[5],
+	    u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
 }
 
 int
@@ -140,6 +154,25 @@ simhsm_load(const char *dir, json_t **out, struct sd_err *e)
 	return r;
 }
 
+int
+simhsm_load_or_new(const char *dir, json_t **out, struct sd_err *e)
+{
+	char tenant[40];
+	int r;
+
+	*out = NULL;
+	if (simhsm_is_activated(dir))
+		return simhsm_load(dir, out, e);
+	/* a new HSM, never activated: it may be recovered into */
+	if ((r = simhsm_prepare(dir, 0, e)) != 0)
+		return r;
+	new_uuid(tenant);
+	if ((*out = json_pack("{s:b,s:s,s:s}", "simulated", 1, "status", "new",
+	    "tenant_id", tenant)) == NULL)
+		return sd_err_set(e, SD_ERR_ALLOC, "out of memory");
+	return 0;
+}
+
 static int
 state_save(const char *dir, json_t *state, struct sd_err *e)
 {
@@ -168,7 +201,7 @@ simhsm_activate(const char *dir, X509 *const *certs, size_t n,
 	struct sd_secret *master = NULL, *pts[N_ITEMS] = { NULL };
 	const char *tags[N_ITEMS];
 	struct sd_file *sd = NULL;
-	char *json_text = NULL, hex[65], when[32];
+	char *json_text = NULL, hex[65], when[32], tenant[40];
 	size_t i, bad, other, extra;
 	json_t *state = NULL, *arr, *o;
 	int r = SD_ERR_INTERNAL;
@@ -200,15 +233,20 @@ simhsm_activate(const char *dir, X509 *const *certs, size_t n,
 		goto out;
 	}
 	randombytes_buf(master->p, master->len);
-	for (i = 0; i < N_ITEMS; i++) {
-		extra = 16 * randombytes_uniform(8);
+	for (i = 0; i < N_ITEMS; i++)
 		tags[i] = sim_items[i].tag;
-		if ((pts[i] = sd_secret_new(sim_items[i].size + extra)) == NULL) {
-			r = sd_err_set(e, SD_ERR_ALLOC, "out of locked memory");
-			goto out;
-		}
-		randombytes_buf(pts[i]->p, pts[i]->len);
+	/*
+	 * hsm_backup is opaque (random bytes of its usual size); the two
+	 * enclave items are BSON as the service's, with fresh keys (issue 11).
+	 */
+	extra = 16 * randombytes_uniform(8);
+	if ((pts[0] = sd_secret_new(sim_items[0].size + extra)) == NULL) {
+		r = sd_err_set(e, SD_ERR_ALLOC, "out of locked memory");
+		goto out;
 	}
+	randombytes_buf(pts[0]->p, pts[0]->len);
+	if ((r = sd_items_build(NULL, &pts[1], &pts[2], e)) != 0)
+		goto out;
 	if ((r = sd_file_build(master, tags, pts, N_ITEMS, rcpt, n, quorum,
 	    NULL, &sd, e)) != 0 ||
 	    (r = sd_file_serialize(sd, &json_text, e)) != 0) {
@@ -220,6 +258,7 @@ simhsm_activate(const char *dir, X509 *const *certs, size_t n,
 		goto out;
 
 	now_iso(when, sizeof(when));
+	new_uuid(tenant);
 	state = json_object();
 	json_object_set_new(state, "simulated", json_true());
 	json_object_set_new(state, "status", json_string("active"));
@@ -239,7 +278,9 @@ simhsm_activate(const char *dir, X509 *const *certs, size_t n,
 		json_array_append_new(arr, o);
 	}
 	json_object_set_new(state, "data", arr);
-	if ((r = state_save(dir, state, e)) != 0)
+	json_object_set_new(state, "tenant_id", json_string(tenant));
+	if ((r = simhsm_enclave_save(dir, pts[1], pts[2], e)) != 0 ||
+	    (r = state_save(dir, state, e)) != 0)
 		goto out;
 	if (state_out != NULL) {
 		*state_out = state;
@@ -270,7 +311,7 @@ simhsm_init_recovery(const char *dir, certgen_tick_fn progress,
 	int r = SD_ERR_INTERNAL;
 
 	*cert_out = NULL;
-	if ((r = simhsm_load(dir, &state, e)) != 0)
+	if ((r = simhsm_load_or_new(dir, &state, e)) != 0)
 		goto out;
 	if ((key_path = simhsm_path(dir, SIMHSM_EXCH_KEY)) == NULL ||
 	    (cert_path = simhsm_path(dir, SIMHSM_EXCH_CERT)) == NULL) {
@@ -352,6 +393,49 @@ check_restored(const json_t *state, const struct sd_blob *b,
 	return 0;
 }
 
+/* A new HSM records the data items it was restored with. */
+static int
+adopt_data(json_t *state, const struct sd_blob *b, struct sd_secret **pts,
+    struct sd_err *e)
+{
+	json_t *arr = json_array(), *o;
+	char hex[65];
+	size_t i;
+
+	if (arr == NULL)
+		return sd_err_set(e, SD_ERR_ALLOC, "out of memory");
+	for (i = 0; i < b->data.n; i++) {
+		pki_sha256_hex(pts[i]->p, pts[i]->len, hex);
+		o = json_pack("{s:s,s:I,s:s}", "tag", b->data.items[i].tag,
+		    "size", (json_int_t)pts[i]->len, "sha256", hex);
+		if (o == NULL || json_array_append_new(arr, o) != 0) {
+			json_decref(arr);
+			return sd_err_set(e, SD_ERR_ALLOC, "out of memory");
+		}
+	}
+	json_object_set_new(state, "data", arr);
+	return 0;
+}
+
+/* Keep the enclave items of a restored blob (the keys' protection). */
+static int
+enclave_from(const char *dir, const struct sd_blob *b, struct sd_secret **pts,
+    struct sd_err *e)
+{
+	const struct sd_secret *base = NULL, *part = NULL;
+	size_t i;
+
+	for (i = 0; i < b->data.n; i++) {
+		if (strcmp(b->data.items[i].tag, SD_SDID_ITEM) == 0)
+			base = pts[i];
+		else if (strcmp(b->data.items[i].tag, SD_BPK_ITEM) == 0)
+			part = pts[i];
+	}
+	if (base == NULL || part == NULL)
+		return 0;       /* an SD without them: no key operations */
+	return simhsm_enclave_save(dir, base, part, e);
+}
+
 int
 simhsm_upload(const char *dir, const char *what, const char *text,
     size_t len, size_t *n_items, struct sd_err *e)
@@ -403,7 +487,17 @@ simhsm_upload(const char *dir, const char *what, const char *text,
 		sd_err_prefix(e, r, "%s: refused", what);
 		goto out;
 	}
-	if ((r = check_restored(state, blob, pts, what, e)) != 0)
+	/*
+	 * An HSM that was activated takes back only its own data; a new one
+	 * (recovered into) takes any security domain, as the service does,
+	 * and from then on holds it: its keys, its backups.
+	 */
+	if (json_object_get(state, "data") != NULL) {
+		if ((r = check_restored(state, blob, pts, what, e)) != 0)
+			goto out;
+	} else if ((r = adopt_data(state, blob, pts, e)) != 0)
+		goto out;
+	if ((r = enclave_from(dir, blob, pts, e)) != 0)
 		goto out;
 	now_iso(when, sizeof(when));
 	json_object_set_new(state, "status", json_string("restored"));

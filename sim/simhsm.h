@@ -25,6 +25,7 @@
 
 #include "../shares/sd_err.h"
 #include "../shares/sdfile.h"
+#include "../shares/secret.h"
 #include "../pki/certgen.h"
 
 #define SIMHSM_MARKER     "SIMULATED-HSM"
@@ -54,6 +55,13 @@ int simhsm_is_activated(const char *dir);
  * DIR' first").
  */
 int simhsm_load(const char *dir, json_t **state, struct sd_err *e) SD_WUR;
+
+/*
+ * As simhsm_load, but a directory that was never activated is made a new
+ * simulated HSM (state "new", not yet saved): one that can be recovered
+ * into, as a freshly created Managed HSM can.
+ */
+int simhsm_load_or_new(const char *dir, json_t **state, struct sd_err *e) SD_WUR;
 
 /*
  * Called by simhsm_activate with the new SD file before the state is
@@ -92,6 +100,44 @@ int simhsm_init_recovery(const char *dir, certgen_tick_fn progress,
  */
 int simhsm_upload(const char *dir, const char *what, const char *blob,
     size_t len, size_t *n_items, struct sd_err *e) SD_WUR;
+
+/*
+ * The simulated HSM's keys (simkeys.c).  Activation and restore keep the
+ * two BSON data items (base_enclave_backup, partition_enclave_backup) in
+ * DIR, 0600: they hold the pool and backup protection keys.  Keys live in
+ * DIR/keys.json, their private half masked under the pool protection key.
+ */
+int simhsm_enclave_save(const char *dir, const struct sd_secret *base,
+    const struct sd_secret *part, struct sd_err *e) SD_WUR;
+
+/* Key Vault key names: 1 to 127 of [0-9A-Za-z-]. */
+int simhsm_key_name_ok(const char *name);
+
+/*
+ * POST /keys/{name}/create: a new RSA-HSM 2048 key; *reply is the
+ * service's JSON reply (attributes and key).  SD_ERR_ARG when the name is
+ * bad, the key exists, or the HSM holds no security domain.
+ */
+int simhsm_key_create(const char *dir, const char *name, const char *host,
+    char **reply, struct sd_err *e) SD_WUR;
+
+/*
+ * POST /keys/{name}/backup: *value is base64url of the compact JWE key
+ * backup under this HSM's backup protection key.  SD_ERR_NO_SHARE when no
+ * such key.
+ */
+int simhsm_key_backup(const char *dir, const char *name,
+    const char *host_address, char **value, struct sd_err *e) SD_WUR;
+
+/*
+ * POST /keys/restore with {"value": V}: accepted only when V opens with
+ * this HSM's backup protection key and its key unmasks with its pool
+ * protection key, that is, when this HSM holds the security domain the
+ * backup was made under (SD_ERR_AUTH otherwise).  SD_ERR_RANGE when a key
+ * of that name exists.  *reply as for create.
+ */
+int simhsm_key_restore(const char *dir, const char *value, size_t value_len,
+    const char *host, char **reply, struct sd_err *e) SD_WUR;
 
 /* `sdtool sim serve` (sim_serve.c), dispatched by cmd_sim.c. */
 int sim_serve(int argc, char **argv);

@@ -45,6 +45,78 @@ buf_free(void *p, size_t size, int secret)
  * fstat promised is asked for, so a file that grows meanwhile is caught
  * rather than silently cut.  `what` names the expected file in messages.
  */
+/*
+ * "-" is standard input (a pipe or a file), read once per process: a
+ * second "-" in one command is an error rather than an empty file.
+ */
+static int stdin_taken;
+
+static int
+read_stdin(size_t max, int secret, char **bufp, size_t *lenp,
+    struct sd_err *e)
+{
+	char *buf = NULL, *nbuf;
+	size_t len = 0, size = 0;
+	ssize_t n;
+	int r = SD_ERR_INTERNAL;
+
+	if (stdin_taken)
+		return sd_err_set(e, SD_ERR_IO, "-: standard input was already "
+		    "read for another file; give a file name");
+	stdin_taken = 1;
+	for (;;) {
+		if (len + 1 >= size) {
+			size_t nsize = size ? size * 2 : 4096;
+
+			if (nsize > max + 2)
+				nsize = max + 2;
+			if (nsize <= size) {
+				r = sd_err_set(e, SD_ERR_LIMIT, "-: standard "
+				    "input holds more than the %zu bytes "
+				    "accepted", max);
+				goto out;
+			}
+			if ((nbuf = buf_alloc(nsize, secret)) == NULL) {
+				r = sd_err_set(e, SD_ERR_ALLOC, "-: out of "
+				    "memory");
+				goto out;
+			}
+			if (buf != NULL)
+				memcpy(nbuf, buf, len);
+			buf_free(buf, size, secret);
+			buf = nbuf;
+			size = nsize;
+		}
+		if ((n = read(0, buf + len, size - 1 - len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			r = sd_err_set(e, SD_ERR_IO, "-: reading standard "
+			    "input: %s", strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > max) {
+			r = sd_err_set(e, SD_ERR_LIMIT, "-: standard input holds "
+			    "more than the %zu bytes accepted", max);
+			goto out;
+		}
+	}
+	if (buf == NULL && (buf = buf_alloc(size = 1, secret)) == NULL) {
+		r = sd_err_set(e, SD_ERR_ALLOC, "-: out of memory");
+		goto out;
+	}
+	buf[len] = '\0';
+	*bufp = buf;
+	*lenp = len;
+	buf = NULL;
+	r = 0;
+ out:
+	buf_free(buf, size, secret);
+	return r;
+}
+
 static int
 read_file(const char *path, size_t max, int secret, const char *what,
     char **bufp, size_t *lenp, struct sd_err *e)
@@ -61,6 +133,8 @@ read_file(const char *path, size_t max, int secret, const char *what,
 	*lenp = 0;
 	if (max == 0 || max > SIZE_MAX / 2)
 		return sd_err_set(e, SD_ERR_ARG, "read_file: bad limit");
+	if (strcmp(path, "-") == 0)
+		return read_stdin(max, secret, bufp, lenp, e);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY))
 	    == -1) {
 		r = sd_err_set(e, SD_ERR_IO, "%s: %s", path, strerror(errno));

@@ -20,6 +20,8 @@
  * Read a whole regular file of at most max bytes; *buf is malloc'd and
  * NUL-terminated (the NUL not counted in *len).  A directory, a FIFO or a
  * device is refused, as is a file that changes size while being read.
+ * "-" is standard input (a pipe or a file), read once per process: a
+ * second "-" is SD_ERR_IO rather than an empty file.
  */
 int sys_read_file(const char *path, size_t max, char **buf, size_t *len,
     struct sd_err *e) SD_WUR;

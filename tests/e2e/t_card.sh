@@ -246,11 +246,12 @@ expect "2023-05: restore-blob from the tokens" 0 "$SDTOOL" restore-blob \
 check "2023-05: the blob carries the 3 data items" [ "$(jget "$T/blob-2023.json" 'len(j["EncData"]["data"])')" = 3 ]
 
 # ---- generate: the key is born on the token ---------------------------------
-mkdir -p "$T/gen"
-expect "generate on officer1" 0 "$SDTOOL" card generate --json --token "pkcs11:token=officer1$PS" \
+# Issue 9: -d DIR failed when DIR did not exist, while keygen -d makes it.
+expect "generate on officer1 (-d makes the directory)" 0 "$SDTOOL" card generate --json --token "pkcs11:token=officer1$PS" \
 	-d "$T/gen" --index 3 -b 2048
 cp "$T/out" "$T/gen.json"
 check "generate: cert_3.cer written" [ -s "$T/gen/cert_3.cer" ]
+check "generate: the directory was made, and said so" grep -q "created directory $T/gen" "$T/err"
 check "generate: its thumbprint reported" [ "$(jget "$T/gen.json" 'j["x5t_256"]')" = "$(x5t "$T/gen/cert_3.cer")" ]
 check "generate: no escrow possible, said plainly" [ "$(jget "$T/gen.json" 'j["escrow_possible"]')" = False ]
 check "generate: no key file anywhere" [ -z "$(find "$T/gen" -name '*.key')" ]

@@ -43,7 +43,7 @@ check "inspect: no warnings for a fresh ceremony" sh -c "! grep -q warnings: '$T
 expect_out "verify with a passphrase file, one line per key" 0 '^OK: every quorum of the 3 opened shares' \
 	"$SDTOOL" verify --sd-file "$T/sd.json" --sd-wrapping-keys "$K/cert_0.key" "$K/cert_1.key" "$K/cert_2.key" \
 	--password-file "$T/pass3"
-expect_out "wrong passphrase is named, the rest still checked" 1 'key .*cert_1.key: .*wrong passphrase' \
+expect_out "wrong passphrase is named, the rest still checked (exit 3: recoverable, a key failed)" 3 'key .*cert_1.key: .*wrong passphrase' \
 	"$SDTOOL" verify --sd-file "$T/sd.json" --sd-wrapping-keys "$K/cert_0.key" "$K/cert_1.key" "$K/cert_2.key" \
 	--password-file <(printf 'alpha passphrase 0\nWRONG\ncharlie passphrase 2\n')
 check "... and share #2 reported not covered" grep -q 'not covered: #2' "$T/out"
@@ -65,7 +65,7 @@ expect "one line serves every key" 0 "$SDTOOL" verify \
 
 # An officer brings a key from another HSM's ceremony.
 check "a stranger's key" make_keys "$T/stranger" 3
-expect_out "a stranger's key: no share of this file" 1 "stranger/cert_0.key: no share of this file is encrypted to this key" \
+expect_out "a stranger's key: no share of this file (exit 3: recoverable, a key failed)" 3 "stranger/cert_0.key: no share of this file is encrypted to this key" \
 	"$SDTOOL" verify --sd-file "$T/sd.json" --sd-wrapping-keys "$T/stranger/cert_0.key" "$K/cert_0.key" "$K/cert_2.key" \
 	--password-file <(printf 'x\nalpha passphrase 0\ncharlie passphrase 2\n')
 

@@ -282,12 +282,12 @@ json.dump(j, open(sys.argv[3],'w'))" "$G/params/dr-drill.json" "$URL" "$R/params
 (cd "$R" && answers | "$SDTOOL" ceremony run dr-drill --params params.json --transcript t.jsonl) >"$T/out" 2>"$T/err"
 RC=$?
 check "a wrong passphrase fails the run at the verify step" [ $RC -eq 1 ]
-check "... saying which step, on stderr" grep -q 'step 7 \[verify\] failed: sdtool verify exited with status 1' "$T/err"
+check "... saying which step, on stderr (3: recoverable, a key failed)" grep -q 'step 7 \[verify\] failed: sdtool verify exited with status 3' "$T/err"
 check "... and how to continue" grep -q 'sdtool ceremony resume --transcript t.jsonl' "$T/out"
 check "... the failed step is in the transcript" $PY -c "
 import json,sys
 e=json.loads(open(sys.argv[1]).read().splitlines()[-1])
-assert e['step']=='verify' and e['ok'] is False and e['status']==1 and e['report']['ok'] is False
+assert e['step']=='verify' and e['ok'] is False and e['status']==3 and e['report']['ok'] is False
 " "$R/t.jsonl"
 expect "... and the transcript so far checks out, incomplete" 3 "$SDTOOL" ceremony verify "$R/t.jsonl"
 cp "$W/passphrases" "$R/passphrases"

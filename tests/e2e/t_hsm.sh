@@ -25,7 +25,7 @@ serve() {
 	stop_server
 	_dir=$1; shift
 	rm -f "$_dir/serve.url"
-	"$SDTOOL" sim serve --state "$_dir" --retry-after 0 "$@" >"$_dir.log" 2>&1 &
+	"$SDTOOL" sim serve --state "$_dir" "$@" >"$_dir.log" 2>&1 &
 	SERVE_PID=$!
 	for _i in $(seq 200); do
 		[ -s "$_dir/serve.url" ] && break
@@ -63,8 +63,8 @@ check "the server's TLS key is private" [ "$(stat -c %a "$T/hsm1/tls-server.key"
 check "the CA's private key is not kept" sh -c "! grep -l 'PRIVATE KEY' '$T/hsm1/tls-ca.pem'"
 expect "hsm download (activation) over HTTPS" 0 "$SDTOOL" hsm download --json "${C[@]}" "${P[@]}" \
 	--sd-wrapping-keys "${CERTS[@]}" --sd-quorum 2 --security-domain-file "$ON/Contoso-SD.json"
-check "... reports Success and passing checks" [ "$(jget "$T/out" '(j["activation"], j["checks"], j["required"])')" = "('Success', 'ok', 2)" ]
-check "... with the SD file's SHA-256" [ "$(jget "$T/out" 'j["sha256"]')" = "$(sha256sum "$ON/Contoso-SD.json" | cut -d' ' -f1)" ]
+check "... reports Success and passing checks" [ "$(jget "$T/out" '(j["verb"], j["ok"], j["error"], j["activation"], j["checks"], j["quorum"])')" = "('hsm', True, None, 'Success', 'ok', {'required': 2, 'shares': 3})" ]
+check "... with the SD file's SHA-256" [ "$(jget "$T/out" 'j["sd_sha256"]')" = "$(sha256sum "$ON/Contoso-SD.json" | cut -d' ' -f1)" ]
 check "... and the certificates' thumbprints in order" [ "$(jget "$T/out" 'j["certificates"]')" = "$(jget "$T/hsm1/state.json" 'j["certificates"]')" ]
 check "the SD file is the service's format, compact" $PY -c "
 import json,sys
@@ -79,7 +79,7 @@ cp "$ON/Contoso-SD.json" "$OFF/"
 expect_out "verify offline: every quorum opens it" 0 '^OK: every quorum' "$SDTOOL" verify \
 	--sd-file "$OFF/Contoso-SD.json" --sd-wrapping-keys "$OFF"/cert_[0-2].key
 expect_out "hsm status download: Success" 0 '^download: Success' "$SDTOOL" hsm status "${C[@]}" download
-expect_out "hsm status: nothing uploaded yet" 0 '^upload: no operation to report' "$SDTOOL" hsm status "${C[@]}"
+expect_out "hsm status: upload/pending reports the activation, as recorded" 0 '^upload: Success: The resource is active' "$SDTOOL" hsm status "${C[@]}"
 expect "hsm download again: refused by the activated HSM" 1 "$SDTOOL" hsm download "${C[@]}" "${P[@]}" \
 	--sd-wrapping-keys "${CERTS[@]}" --sd-quorum 2 --security-domain-file "$ON/again.json"
 check "... with the service's conflict, and no file" sh -c "grep -q 'HTTP 409' '$T/err' && [ ! -e '$ON/again.json' ]"
@@ -101,7 +101,7 @@ expect_err "hsm upload refuses the SD file given by mistake" 1 \
 	'Contoso-SD.json: this is a security-domain file, not a restore blob' \
 	"$SDTOOL" hsm upload "${C[@]}" "${P[@]}" --sd-file "$ON/Contoso-SD.json"
 check "... before sending anything" [ "$(requests "$T/hsm1" 'POST /securitydomain/upload')" = 0 ]
-expect_out "hsm upload: the HSM restores" 0 'restored \(status Success\)' \
+expect_out "hsm upload: the HSM restores" 0 'restored \(status Success: The resource is active.\)' \
 	"$SDTOOL" hsm upload "${C[@]}" "${P[@]}" --sd-file "$ON/restore-blob.json" --restore-blob
 expect "the simulator confirms the restored data" 0 "$SDTOOL" sim status --json --state "$T/hsm1"
 check "... status restored" [ "$(jget "$T/out" 'j["status"]')" = restored ]
@@ -171,6 +171,20 @@ expect_err "--hsm-name must be an HSM's name" 2 'letters, digits and hyphens' \
 expect_err "--hsm-name and --hsm-url together" 2 'one of them' \
 	"$SDTOOL" hsm status --hsm-name contoso --hsm-url "$URL"
 
+# azure-cli's one-step upload: the simulated HSM checks that the blob made
+# here restores exactly what it activated
+serve "$T/hsm9" || exit 1
+expect "activate another simulated HSM" 0 "$SDTOOL" hsm download "${C[@]}" "${P[@]}" \
+	--sd-wrapping-keys "${CERTS[@]}" --sd-quorum 2 --security-domain-file "$T/sd9.json"
+expect_err "one step: too few keys for the quorum" 2 'this SD file needs 2 keys; 1 given' \
+	"$SDTOOL" hsm upload "${C[@]}" "${P[@]}" --sd-file "$T/sd9.json" --sd-wrapping-keys "$OFF/cert_0.key"
+expect_err "one step: a blob given with keys is refused" 1 'is a restore blob already' \
+	"$SDTOOL" hsm upload "${C[@]}" "${P[@]}" --sd-file "$ON/restore-blob.json" --sd-wrapping-keys "$OFF/cert_0.key" "$OFF/cert_1.key"
+expect_out "one step: SD file and keys, the blob made here and uploaded" 0 'restored \(status Success: The resource is active.\)' \
+	"$SDTOOL" hsm upload "${C[@]}" "${P[@]}" --sd-file "$T/sd9.json" --sd-wrapping-keys "$OFF/cert_1.key" "$OFF/cert_2.key"
+check "... the simulator confirms the restored data" [ "$(jget "$T/hsm9/state.json" 'j["status"]')" = restored ]
+check "... no blob left behind" no_temp_files "$T"
+
 # --- certificate sets the service would refuse: refused before sending -------
 serve "$T/hsm2" || exit 1
 make_keys "$T/many" 11 >/dev/null
@@ -219,11 +233,37 @@ for body, want in (({"certificates": c[:2], "required": 2}, "2 certificates"),
     st, j, _ = post(body)
     assert st == 400 and j["error"]["code"] == "BadParameter" and want in j["error"]["message"], (st, j)
 st, j, h = post({"certificates": c, "required": 2}, token=None)
-assert st == 401 and "missing a Bearer" in j["error"]["message"] and "managedhsm.azure.net" in h["WWW-Authenticate"], (st, j)
+# as recorded: an empty body, typed JSON, and the challenge naming the tenant
+assert st == 401 and j is None and h["Content-Type"].startswith("application/json"), (st, j)
+assert h["WWW-Authenticate"] == 'Bearer authorization="https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47", resource="https://managedhsm.azure.net"', h["WWW-Authenticate"]
 st, j, _ = post({"certificates": c, "required": 2}, query="")
 assert st == 400 and "api-version" in j["error"]["message"], (st, j)
 EOF
 check "... and stays unactivated" [ ! -e "$T/hsm2/state.json" ]
+check "sim serve's 202: an absolute Azure-AsyncOperation URL with the api-version, no Retry-After" \
+	$PY - "$URL" "$T/hsm2" "$ON" <<'EOF'
+import base64, json, ssl, subprocess, sys, urllib.request
+url, d, on = sys.argv[1:]
+tok = open(d + "/token").read().strip()
+ctx = ssl.create_default_context(cafile=d + "/tls-ca.pem")
+def der(p):
+    return base64.b64encode(subprocess.run(["openssl", "x509", "-in", p, "-outform", "DER"],
+        capture_output=True, check=True).stdout).decode()
+c = [{"kty": "RSA", "x5c": [der(on + "/cert_%d.cer" % i)]} for i in range(3)]
+req = urllib.request.Request(url + "/securitydomain/download?api-version=7.2",
+    data=json.dumps({"certificates": c, "required": 2}).encode(),
+    headers={"Content-Type": "application/json", "Authorization": "Bearer " + tok})
+r = urllib.request.urlopen(req, context=ctx)
+assert r.status == 202, r.status
+assert r.headers["Azure-AsyncOperation"] == url + "/securitydomain/download/pending?api-version=7.2", r.headers
+assert r.headers["Retry-After"] is None
+req = urllib.request.Request(url + "/securitydomain/upload/pending?api-version=7.2",
+    headers={"Authorization": "Bearer " + tok})
+j = json.loads(urllib.request.urlopen(req, context=ctx).read())
+assert j == {"status": "InProgress", "status_details": "The Security Domain is being confirmed."}, j
+j = json.loads(urllib.request.urlopen(req, context=ctx).read())
+assert j == {"status": "Success", "status_details": "The resource is active."}, j
+EOF
 
 # --- faults: retried to success, or reported; never a partial SD file ------------
 # fault_download NAME STATUS PATTERN SERVE-OPTIONS... -- CLIENT-OPTIONS...
@@ -263,6 +303,16 @@ check "... no SD file" [ ! -e "$T/f$FN.sd.json" ]
 fault_download "503 for good: bounded, reported" 1 'HTTP 503 Service Unavailable.*gave up after 6 tries' --fault 503:20 --
 check "... no SD file" [ ! -e "$T/f$FN.sd.json" ]
 fault_download "a 2020 build's status words (Succeeded)" 0 '' --legacy-status --
+fault_download "download/pending answering 404 (--no-download-pending): upload/pending instead" 0 '' \
+	--no-download-pending --
+check "... the advertised URL was tried once" [ "$(requests "$T/f$FN" 'GET /securitydomain/download/pending -> 404')" = 1 ]
+check "... and upload/pending polled to Success" [ "$(requests "$T/f$FN" 'GET /securitydomain/upload/pending -> 200')" = 2 ]
+fault_download "a 2020 build: a synchronous 200, nothing polled" 0 '' --build 2020 -- --json
+check "... no status polled" [ "$(requests "$T/f$FN" pending)" = 0 ]
+check "... reported complete" [ "$(jget "$T/out" 'j["activation"]')" = complete ]
+fault_download "Retry-After: 0 on every 202 and InProgress: polled, never in a busy loop" 0 '' \
+	--retry-after 0 --pending 5 --
+check "... 6 polls, at least 0.1 s apart" sh -c "[ \$(grep -c 'download/pending -> 200' '$T/f$FN.log') = 6 ] && [ $ELAPSED_MS -ge 500 ]"
 fault_download "a malformed SD reply: reported, and kept aside" 1 'holds no readable security domain' --fault malformed@download --
 check "... no SD file from half a reply" [ ! -e "$T/f$FN.sd.json" ]
 check "... the raw reply kept, mode 0600" [ "$(stat -c %a "$T/f$FN.sd.json.reply")" = 600 ]
@@ -312,7 +362,7 @@ expect "init-recovery through a dropped and a malformed reply" 0 "$SDTOOL" hsm i
 check "... the same certificate the HSM holds" cmp -s "$ON/exch4.cer" "$T/hsm4/exchange.cer"
 expect "its restore blob (offline)" 0 "$SDTOOL" restore-blob --sd-file "$ON/sd4.json" --sd-exchange-key "$ON/exch4.cer" \
 	--sd-wrapping-keys "$OFF/cert_1.key" "$OFF/cert_2.key" --out "$ON/blob4.json"
-expect_out "upload through 429 and a dropped status poll" 0 'restored \(status Succeeded\)' \
+expect_out "upload through 429 and a dropped status poll" 0 'restored \(status Succeeded: Security Domain operation complete\)' \
 	"$SDTOOL" hsm upload "${C[@]}" "${P[@]}" --sd-file "$ON/blob4.json"
 check "... the simulator confirms it" [ "$(jget "$T/hsm4/state.json" 'j["status"]')" = restored ]
 check "... each fault was met" [ "$(grep -c '(fault' "$T/hsm4.log")" = 4 ]

@@ -149,13 +149,13 @@ J=$T/json
 mkdir -p "$J"
 expect "--json" 0 "$SDTOOL" keygen -n 3 -b 2048 -d "$J" --no-passphrase --json
 check "--json parses" sh -c '"$0" -m json.tool "$1" >/dev/null' "$PY" "$T/out"
-cp "$T/out" "$T/keygen.json"
+$PY -c 'import json,sys; j=json.load(open(sys.argv[1])); assert j["verb"] == "keygen" and j["ok"] is True; json.dump(j["keys"], open(sys.argv[2], "w"))' "$T/out" "$T/keygen.json"
 check "--json: three pairs with every field" test "$(jget "$T/keygen.json" \
-	'sorted(j[0]) == sorted(["index","key","cert","x5t_256","sha256_fingerprint","bits","not_after","encrypted"]) and len(j)')" = 3
+	'sorted(j[0]) == sorted(["key_index","key","cert","x5t_256","x5t_256_readaloud","sha256_fingerprint","bits","not_after","encrypted"]) and len(j)')" = 3
 check "--json: x5t_256 of cert_2" test "$(jget "$T/keygen.json" 'j[2]["x5t_256"]')" = "$(x5t "$J/cert_2.cer")"
 check "--json: fingerprint of cert_1" test "$(jget "$T/keygen.json" 'j[1]["sha256_fingerprint"]')" = "$(fpr "$J/cert_1.cer")"
 check "--json: paths, bits, encrypted" test "$(jget "$T/keygen.json" \
-	'(j[0]["key"], j[0]["cert"], j[0]["bits"], j[0]["encrypted"], j[0]["index"])')" = \
+	'(j[0]["key"], j[0]["cert"], j[0]["bits"], j[0]["encrypted"], j[0]["key_index"])')" = \
 	"('$J/cert_0.key', '$J/cert_0.cer', 2048, False, 0)"
 
 # --- usage errors ---------------------------------------------------------

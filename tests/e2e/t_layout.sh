@@ -11,7 +11,8 @@ heavy=$(printf '%s\n' "$libs" | grep -Eo 'lib(curl|microhttpd|cairo|X11|xcb|zbar
 if [ -z "$heavy" ]; then ok "sdtool links no network, server, paper or device library"
 else not_ok "sdtool links no network, server, paper or device library" "$heavy"; fi
 n=$(printf '%s\n' "$libs" | grep -c '=>')
-if [ "$n" -le 4 ]; then ok "sdtool links libcrypto, libsodium, jansson and libc ($n)"
+# (libbson: the data items' and key backups' BSON, issue 11)
+if [ "$n" -le 5 ]; then ok "sdtool links libcrypto, libsodium, jansson, libbson and libc ($n)"
 else not_ok "sdtool links few libraries" "$n: $libs"; fi
 check "sdtool-hsm links libcurl" sh -c "ldd '$B/sdtool-hsm' | grep -q libcurl"
 check "sdtool-sim links libmicrohttpd" sh -c "ldd '$B/sdtool-sim' | grep -q libmicrohttpd"

@@ -26,7 +26,7 @@ for v in 2020-09 2022-08 2023-05; do
 	check "$v: expired certificates are a warning" grep -q 'warning: .*certificate expired' "$T/err"
 	expect "$v: verify --json" 0 "$SDTOOL" verify --json --sd-file "$sd" --sd-wrapping-keys "$@"
 	check "$v: json: ok, 3 quorums, shares 1..3 opened" [ "$(jget "$T/out" \
-		'(j["ok"], len(j["quorums"]), all(q["ok"] for q in j["quorums"]), sorted(k["share"] for k in j["keys"]), j["shares_not_covered"])')" \
+		'(j["ok"], len(j["quorums"]), all(q["status"] == "recombined" for q in j["quorums"]), sorted(k["share"] for k in j["keys"]), j["shares_not_covered"])')" \
 		= "(True, 3, True, [1, 2, 3], [])" ]
 	expect_out "$v: verify with 2 keys names the share not covered" 0 'not covered: #3' \
 		"$SDTOOL" verify --sd-file "$sd" --sd-wrapping-keys "$1" "$2"
@@ -39,11 +39,11 @@ for v in 2020-09 2022-08 2023-05; do
 
 	expect "$v: inspect --json" 0 "$SDTOOL" inspect --json "$sd" "${1%.key}.cer" "${2%.key}.cer" "${3%.key}.cer"
 	check "$v: inspect: quorum, shares, tags" [ "$(jget "$T/out" \
-		'(j["type"], j["version"], j["required"], j["share_count"], [d["tag"] for d in j["data"]])')" \
+		'(j["type"], j["format_version"], j["quorum"]["required"], j["quorum"]["shares"], [d["tag"] for d in j["data"]])')" \
 		= "('security_domain', 2, 2, 3, ['hsm_backup', 'base_enclave_backup', 'partition_enclave_backup'])" ]
-	check "$v: inspect: sha256 of the file" [ "$(jget "$T/out" 'j["sha256"]')" = "$(sha256sum "$sd" | cut -c1-64)" ]
+	check "$v: inspect: sha256 of the file" [ "$(jget "$T/out" 'j["sd_sha256"]')" = "$(sha256sum "$sd" | cut -c1-64)" ]
 	check "$v: inspect: every share matched to its certificate" [ "$(jget "$T/out" \
-		'[s["certificate"]["path"] for s in j["shares"]]')" = "['${1%.key}.cer', '${2%.key}.cer', '${3%.key}.cer']" ]
+		'[s["certificate"]["file"] for s in j["shares"]]')" = "['${1%.key}.cer', '${2%.key}.cer', '${3%.key}.cer']" ]
 	check "$v: inspect: expired certificates flagged" [ "$(jget "$T/out" \
 		'all(s["certificate"]["expired"] for s in j["shares"])')" = True ]
 done

@@ -71,10 +71,10 @@ expect_out "verify: two .ykey (one with a passphrase) + key file" 0 \
 	--sd-wrapping-keys cert_0.ykey cert_1.ykey cert_2.key
 check "verify: the .ykey matched its share by its certificate" grep -q 'key cert_1.ykey: opened share #2 of 3$' "$T/out"
 printf '\nwrong horse battery\n\n' >"$T/badpw"
-expect_out "verify: a wrong passphrase on a .ykey" 1 'cert_1.ykey: .*does not open: wrong passphrase' \
+expect_out "verify: a wrong passphrase on a .ykey (3: recoverable, a key failed)" 3 'cert_1.ykey: .*does not open: wrong passphrase' \
 	"$SDTOOL" verify --sd-file "$T/sd.json" --password-file "$T/badpw" \
 	--sd-wrapping-keys cert_0.ykey cert_1.ykey cert_2.key
-expect "verify --json: that is a wrong_passphrase" 1 "$SDTOOL" verify --json --sd-file "$T/sd.json" \
+expect "verify --json: that is a wrong_passphrase (3)" 3 "$SDTOOL" verify --json --sd-file "$T/sd.json" \
 	--password-file "$T/badpw" --sd-wrapping-keys cert_0.ykey cert_1.ykey cert_2.key
 check "verify --json: status wrong_passphrase" [ "$(jget "$T/out" 'j["keys"][1]["status"]')" = wrong_passphrase ]
 "$SDTOOL" sim init-recovery --state "$T/hsm" --sd-exchange-key "$T/exchange.cer" >/dev/null 2>&1

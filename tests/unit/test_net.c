@@ -485,6 +485,10 @@ struct script {
 	char urls[32][256];
 	char methods[32][8];
 	int saw_token[32];
+	/* per step, optional: Azure-AsyncOperation and WWW-Authenticate */
+	const char *const *async_ops;
+	const char *const *www_auths;
+	const char *tokens[32];   /* the token each request carried */
 };
 
 static int
@@ -508,12 +512,21 @@ fake_send(void *ctx, const char *method, const char *url, const char *body,
 		snprintf(s->methods[i], sizeof(s->methods[i]), "%s", method);
 		s->saw_token[i] = token != NULL && token->len == 5 &&
 		    memcmp(token->p, "tok3n", 5) == 0;
+		s->tokens[i] = token == NULL ? "" : token->len == 5 &&
+		    memcmp(token->p, "tok3n", 5) == 0 ? "tok3n" : token->len ==
+		    6 && memcmp(token->p, "tenant", 6) == 0 ? "tenant" : "?";
 	}
 	s->now += 10;
 	if (st->rc != 0)
 		return sd_err_set(e, st->rc, "connection reset (scripted)");
 	reply->status = st->status;
 	reply->retry_after = st->retry_after;
+	if (s->async_ops != NULL && s->async_ops[i] != NULL)
+		snprintf(reply->async_op, sizeof(reply->async_op), "%s",
+		    s->async_ops[i]);
+	if (s->www_auths != NULL && s->www_auths[i] != NULL)
+		snprintf(reply->www_auth, sizeof(reply->www_auth), "%s",
+		    s->www_auths[i]);
 	reply->body = strdup(st->body ? st->body : "");
 	reply->len = strlen(reply->body);
 	return 0;
@@ -584,20 +597,21 @@ test_retry_after_honoured(void **state)
 	struct mhsm *m = fake_mhsm(&s, steps, N(steps), 60000, 5000, NULL);
 	char *sd, *raw;
 	size_t sd_len, raw_len;
-	long long first;
+	struct mhsm_accepted first;
 
 	(void)state;
 	assert_int_equal(mhsm_download(m, "{}", 2, &sd, &sd_len, &raw,
 	    &raw_len, &first, &e), 0);
 	assert_string_equal(sd, "{\"EncData\":1}");
 	assert_null(raw);
-	assert_int_equal(first, 7000);     /* the 202's Retry-After */
+	assert_int_equal(first.first_wait_ms, 7000); /* the 202's Retry-After */
+	assert_int_equal(first.http_status, 202);
 	assert_int_equal(s.next, 2);
 	assert_int_equal(s.n_sleeps, 1);
 	assert_int_equal(s.sleeps[0], 2000);
 	assert_string_equal(s.methods[0], "POST");
 	assert_string_equal(s.urls[0], "https://contoso.managedhsm.azure.net"
-	    "/securitydomain/download?api-version=" MHSM_API_VERSION);
+	    "/securitydomain/download?api-version=7.2");
 	assert_true(s.saw_token[0] && s.saw_token[1]);
 	free(sd);
 	mhsm_free(m);
@@ -661,13 +675,13 @@ test_no_reply(void **state)
 	struct mhsm *m;
 	char *sd, *raw;
 	size_t sd_len, raw_len;
-	long long first;
+	struct mhsm_accepted first;
 
 	(void)state;
 	m = fake_mhsm(&s, once, N(once), 600000, 0, NULL);
 	assert_int_equal(mhsm_download(m, "{}", 2, &sd, &sd_len, &raw,
 	    &raw_len, &first, &e), 0);
-	assert_int_equal(first, -1);
+	assert_int_equal(first.first_wait_ms, -1);
 	free(sd);
 	mhsm_free(m);
 	m = fake_mhsm(&s, never, N(never), 600000, 0, NULL);
@@ -709,7 +723,7 @@ test_export_transient(void **state)
 	struct mhsm *m;
 	char *sd, *raw;
 	size_t sd_len, raw_len;
-	long long first;
+	struct mhsm_accepted first;
 
 	(void)state;
 	m = fake_mhsm(&s, transient, N(transient), 600000, 0, NULL);
@@ -781,7 +795,7 @@ test_malformed_replies(void **state)
 	struct mhsm *m;
 	char *sd, *raw;
 	size_t sd_len, raw_len;
-	long long first;
+	struct mhsm_accepted first;
 
 	(void)state;
 	/* a GET is asked again */
@@ -830,24 +844,29 @@ test_wait(void **state)
 	};
 	struct script s;
 	struct mhsm_status st;
+	struct mhsm_accepted acc;
 	struct sd_err e = { "" };
 	struct mhsm *m;
 
 	(void)state;
+	memset(&acc, 0, sizeof(acc));
+	acc.first_wait_ms = 5000;
 	m = fake_mhsm(&s, done, N(done), 600000, 2000, NULL);
-	assert_int_equal(mhsm_wait(m, MHSM_OP_DOWNLOAD, 5000, &st, &e), 0);
+	assert_int_equal(mhsm_wait(m, MHSM_OP_DOWNLOAD, &acc, &st, &e), 0);
 	assert_int_equal(st.state, MHSM_SUCCESS);
 	assert_int_equal(s.n_sleeps, 3);
 	assert_int_equal(s.sleeps[0], 5000);   /* the POST's Retry-After */
 	assert_int_equal(s.sleeps[1], 3000);   /* this reply's, > interval */
 	assert_int_equal(s.sleeps[2], 2000);   /* the poll interval */
 	assert_string_equal(s.methods[0], "GET");
-	assert_non_null(strstr(s.urls[0], "/securitydomain/download/pending?"));
+	/* no status URL given: where every recorded client polled */
+	assert_string_equal(s.urls[0], "https://contoso.managedhsm.azure.net"
+	    "/securitydomain/upload/pending?api-version=7.2");
 	mhsm_free(m);
 
 	/* Failed is final: never polled further */
 	m = fake_mhsm(&s, failed, N(failed), 600000, 2000, NULL);
-	assert_int_equal(mhsm_wait(m, MHSM_OP_UPLOAD, -1, &st, &e), 0);
+	assert_int_equal(mhsm_wait(m, MHSM_OP_UPLOAD, NULL, &st, &e), 0);
 	assert_int_equal(st.state, MHSM_FAILED);
 	assert_string_equal(st.details, "bad blob");
 	assert_int_equal(s.next, 1);
@@ -855,7 +874,7 @@ test_wait(void **state)
 
 	/* a bounded wait: 9 s with a poll every 2 s */
 	m = fake_mhsm(&s, forever, N(forever), 9000, 2000, NULL);
-	assert_int_equal(mhsm_wait(m, MHSM_OP_UPLOAD, -1, &st, &e), SD_ERR_IO);
+	assert_int_equal(mhsm_wait(m, MHSM_OP_UPLOAD, NULL, &st, &e), SD_ERR_IO);
 	assert_true(mhsm_fault(m)->timed_out);
 	assert_int_equal(st.state, MHSM_IN_PROGRESS);
 	assert_true(s.next >= 3 && s.next <= 4);
@@ -892,6 +911,410 @@ test_deadline(void **state)
 	cfg.api_version = "7.4&x=1";
 	assert_int_equal(mhsm_new(&cfg, &m, &e), SD_ERR_ARG);
 	assert_null(m);
+}
+
+/* --- what the recordings show (issue 10) --------------------------------- */
+
+#define BASE "https://contoso.managedhsm.azure.net"
+#define IN_PROGRESS_2023 "{\"status\":\"InProgress\",\"status_details\":" \
+	"\"The Security Domain is being confirmed.\"}"
+#define SUCCESS_2023 "{\"status\":\"Success\",\"status_details\":" \
+	"\"The resource is active.\"}"
+
+/* 2022 on: download/pending is advertised, answers 404; upload/pending */
+static void
+test_wait_recorded_download(void **state)
+{
+	static const struct step steps[] = {
+		{ 0, 404, "{\"error\":{\"code\":\"NotFound\",\"message\":\"\"}}",
+		    -1 },
+		{ 0, 200, IN_PROGRESS_2023, -1 },
+		{ 0, 200, IN_PROGRESS_2023, -1 },
+		{ 0, 200, SUCCESS_2023, -1 },
+	};
+	struct script s;
+	struct mhsm_status st;
+	struct mhsm_accepted acc;
+	struct sd_err e = { "" };
+	struct mhsm *m;
+	size_t i;
+
+	(void)state;
+	memset(&acc, 0, sizeof(acc));
+	acc.http_status = 202;
+	acc.first_wait_ms = -1;
+	snprintf(acc.status_url, sizeof(acc.status_url), "%s",
+	    BASE "/securitydomain/download/pending?api-version=7.2");
+	m = fake_mhsm(&s, steps, N(steps), 600000, 0, NULL);
+	assert_int_equal(mhsm_wait(m, MHSM_OP_DOWNLOAD, &acc, &st, &e), 0);
+	assert_int_equal(st.state, MHSM_SUCCESS);
+	assert_string_equal(st.details, "The resource is active.");
+	assert_string_equal(st.via, MHSM_FALLBACK_STATUS);
+	assert_string_equal(s.urls[0], acc.status_url);
+	for (i = 1; i < 4; i++)
+		assert_string_equal(s.urls[i], BASE
+		    "/securitydomain/upload/pending?api-version=7.2");
+	/* no reply carried Retry-After: never a busy loop all the same */
+	for (i = 0; i < s.n_sleeps; i++)
+		assert_true(s.sleeps[i] >= MHSM_MIN_POLL_MS);
+	mhsm_free(m);
+}
+
+/* 2020: the upload's status URL has no api-version; Succeeded */
+static void
+test_wait_recorded_upload_2020(void **state)
+{
+	static const struct step steps[] = {
+		{ 0, 200, "{\"status\":\"InProgress\",\"statusDetails\":"
+		    "\"Security Domain restore is in progress\"}", -1 },
+		{ 0, 200, "{\"status\":\"Succeeded\",\"statusDetails\":"
+		    "\"Security Domain operation complete\"}", -1 },
+	};
+	struct script s;
+	struct mhsm_status st;
+	struct mhsm_accepted acc;
+	struct sd_err e = { "" };
+	struct mhsm *m;
+
+	(void)state;
+	memset(&acc, 0, sizeof(acc));
+	acc.first_wait_ms = -1;
+	snprintf(acc.status_url, sizeof(acc.status_url), "%s",
+	    "https://CONTOSO.managedhsm.azure.net:443/securitydomain/upload/"
+	    "pending");
+	m = fake_mhsm(&s, steps, N(steps), 600000, 0, NULL);
+	assert_int_equal(mhsm_wait(m, MHSM_OP_UPLOAD, &acc, &st, &e), 0);
+	assert_int_equal(st.state, MHSM_SUCCESS);
+	assert_string_equal(st.word, "Succeeded");
+	assert_string_equal(st.details, "Security Domain operation complete");
+	assert_string_equal(s.urls[0], BASE
+	    "/securitydomain/upload/pending?api-version=7.2");
+	mhsm_free(m);
+}
+
+/* A status URL on another host: the token does not go there. */
+static void
+test_wait_foreign_url(void **state)
+{
+	static const struct step steps[] = {
+		{ 0, 200, SUCCESS_2023, -1 },
+	};
+	struct script s;
+	struct mhsm_status st;
+	struct mhsm_accepted acc;
+	struct sd_err e = { "" };
+	struct mhsm *m;
+
+	(void)state;
+	memset(&acc, 0, sizeof(acc));
+	acc.first_wait_ms = -1;
+	snprintf(acc.status_url, sizeof(acc.status_url), "%s",
+	    "https://evil.example/securitydomain/upload/pending");
+	m = fake_mhsm(&s, steps, N(steps), 600000, 0, NULL);
+	assert_int_equal(mhsm_wait(m, MHSM_OP_UPLOAD, &acc, &st, &e), 0);
+	assert_string_equal(s.urls[0], BASE
+	    "/securitydomain/upload/pending?api-version=7.2");
+	mhsm_free(m);
+}
+
+/* Transient errors are polled through, within the timeout; 403 is not. */
+static void
+test_wait_transient(void **state)
+{
+	static const struct step steps[] = {
+		{ 0, 503, "", -1 },
+		{ SD_ERR_IO, 0, NULL, -1 },
+		{ 0, 429, "", 0 },                 /* Retry-After: 0 */
+		{ 0, 404, "", -1 },                /* the fallback's 4xx too */
+		{ 0, 200, "{\"status\":\"Succ", -1 },
+		{ 0, 200, IN_PROGRESS_2023, 0 },
+		{ 0, 200, SUCCESS_2023, -1 },
+	};
+	static const struct step forbidden[] = {
+		{ 0, 403, "{\"error\":{\"code\":\"AccessDenied\",\"message\":"
+		    "\"no\"}}", -1 },
+	};
+	struct script s;
+	struct mhsm_status st;
+	struct sd_err e = { "" };
+	struct mhsm *m;
+	size_t i;
+
+	(void)state;
+	m = fake_mhsm(&s, steps, N(steps), 600000, 0, NULL);
+	assert_int_equal(mhsm_wait(m, MHSM_OP_DOWNLOAD, NULL, &st, &e), 0);
+	assert_int_equal(st.state, MHSM_SUCCESS);
+	assert_int_equal(s.next, N(steps));
+	for (i = 0; i < s.n_sleeps; i++)
+		assert_true(s.sleeps[i] >= MHSM_MIN_POLL_MS);
+	/* after the 429's Retry-After: 0, the backoff, not an instant retry */
+	assert_true(s.sleeps[3] >= 1000);
+	mhsm_free(m);
+	m = fake_mhsm(&s, forbidden, N(forbidden), 600000, 0, NULL);
+	assert_int_equal(mhsm_wait(m, MHSM_OP_UPLOAD, NULL, &st, &e),
+	    SD_ERR_AUTH);
+	assert_int_equal(s.next, 1);
+	mhsm_free(m);
+}
+
+/* A Retry-After of 0 on a retried request: the backoff, not 0. */
+static void
+test_retry_after_zero(void **state)
+{
+	static const struct step steps[] = {
+		{ 0, 429, "", 0 }, { 0, 429, "", 0 },
+		{ 0, 200, SUCCESS_2023, -1 },
+	};
+	struct script s;
+	struct mhsm_status st;
+	struct sd_err e = { "" };
+	struct mhsm *m;
+
+	(void)state;
+	m = fake_mhsm(&s, steps, N(steps), 600000, 0, NULL);
+	assert_int_equal(mhsm_pending(m, MHSM_OP_UPLOAD, &st, &e), 0);
+	assert_int_equal(s.n_sleeps, 2);
+	assert_int_equal(s.sleeps[0], 1000);
+	assert_int_equal(s.sleeps[1], 2000);
+	mhsm_free(m);
+}
+
+/* 2020: download answers 200 and there is nothing to wait for. */
+static void
+test_download_sync(void **state)
+{
+	static const struct step steps[] = { { 0, 200, SD_REPLY, -1 } };
+	static const struct step async[] = { { 0, 202, SD_REPLY, -1 } };
+	static const char *const adv[] = {
+		BASE "/securitydomain/download/pending?api-version=7.2"
+	};
+	struct script s;
+	struct sd_err e = { "" };
+	struct mhsm *m;
+	struct mhsm_accepted first;
+	char *sd, *raw;
+	size_t sd_len, raw_len;
+
+	(void)state;
+	m = fake_mhsm(&s, steps, N(steps), 600000, 0, NULL);
+	assert_int_equal(mhsm_download(m, "{}", 2, &sd, &sd_len, &raw,
+	    &raw_len, &first, &e), 0);
+	assert_int_equal(first.http_status, 200);
+	assert_string_equal(first.status_url, "");
+	free(sd);
+	mhsm_free(m);
+	m = fake_mhsm(&s, async, N(async), 600000, 0, NULL);
+	s.async_ops = adv;
+	assert_int_equal(mhsm_download(m, "{}", 2, &sd, &sd_len, &raw,
+	    &raw_len, &first, &e), 0);
+	assert_int_equal(first.http_status, 202);
+	assert_string_equal(first.status_url, adv[0]);
+	free(sd);
+	mhsm_free(m);
+}
+
+/* download/pending not served: hsm status asks upload/pending. */
+static void
+test_pending_fallback(void **state)
+{
+	static const struct step steps[] = {
+		{ 0, 404, "", -1 }, { 0, 200, SUCCESS_2023, -1 },
+	};
+	struct script s;
+	struct mhsm_status st;
+	struct sd_err e = { "" };
+	struct mhsm *m;
+
+	(void)state;
+	m = fake_mhsm(&s, steps, N(steps), 600000, 0, NULL);
+	assert_int_equal(mhsm_pending(m, MHSM_OP_DOWNLOAD, &st, &e), 0);
+	assert_int_equal(st.state, MHSM_SUCCESS);
+	assert_string_equal(st.via, MHSM_FALLBACK_STATUS);
+	assert_non_null(strstr(s.urls[0], "/download/pending?api-version=7.2"));
+	assert_non_null(strstr(s.urls[1], "/upload/pending?api-version=7.2"));
+	mhsm_free(m);
+}
+
+#define CHALLENGE "Bearer authorization=\"https://login.microsoftonline.com/" \
+	"72f988bf-86f1-41af-91ab-2d7cd011db47\", resource=\"https://" \
+	"managedhsm.azure.net\""
+
+static void
+test_challenge_parse(void **state)
+{
+	struct mhsm_challenge ch;
+
+	(void)state;
+	assert_int_equal(mhsm_challenge_parse(CHALLENGE, &ch), 0);
+	assert_string_equal(ch.tenant, "72f988bf-86f1-41af-91ab-2d7cd011db47");
+	assert_string_equal(ch.resource, "https://managedhsm.azure.net");
+	assert_string_equal(ch.authority, "https://login.microsoftonline.com/"
+	    "72f988bf-86f1-41af-91ab-2d7cd011db47");
+	/* the newer SDKs' spelling */
+	assert_int_equal(mhsm_challenge_parse("Bearer authorization_uri="
+	    "\"https://login.microsoftonline.com/contoso.onmicrosoft.com/\", "
+	    "scope=\"https://managedhsm.azure.net/.default\"", &ch), 0);
+	assert_string_equal(ch.tenant, "contoso.onmicrosoft.com");
+	assert_string_equal(ch.resource, "https://managedhsm.azure.net");
+	assert_int_equal(mhsm_challenge_parse("Basic realm=\"x\"", &ch),
+	    SD_ERR_FORMAT);
+	assert_int_equal(mhsm_challenge_parse("", &ch), SD_ERR_FORMAT);
+	assert_int_equal(mhsm_challenge_parse("Bearer authorization=\"https:"
+	    "//login.example/a b\"", &ch), SD_ERR_FORMAT);
+	assert_int_equal(mhsm_challenge_parse("Bearer resource=\"https://"
+	    "managedhsm.azure.net\"", &ch), SD_ERR_FORMAT);
+
+	assert_true(mhsm_resource_ok(BASE, "https://managedhsm.azure.net"));
+	assert_true(mhsm_resource_ok("http://127.0.0.1:4443",
+	    "https://managedhsm.azure.net"));
+	assert_true(mhsm_resource_ok("https://h.managedhsm.usgovcloudapi.net",
+	    "https://managedhsm.usgovcloudapi.net"));
+	assert_false(mhsm_resource_ok(BASE, "https://management.azure.com"));
+	assert_false(mhsm_resource_ok(BASE, "https://vault.azure.net"));
+	assert_false(mhsm_resource_ok(BASE, "https://net"));
+	assert_false(mhsm_resource_ok(BASE, "http://managedhsm.azure.net"));
+}
+
+static int reauth_calls;
+static struct sd_secret *tenant_token;
+
+static int
+fake_reauth(void *ctx, const struct mhsm_challenge *ch,
+    const struct sd_secret **tok, struct sd_err *e)
+{
+	(void)ctx;
+	(void)e;
+	reauth_calls++;
+	assert_string_equal(ch->tenant, "72f988bf-86f1-41af-91ab-2d7cd011db47");
+	*tok = tenant_token;
+	return 0;
+}
+
+static void
+test_challenge_reauth(void **state)
+{
+	static const struct step once[] = {
+		{ 0, 401, "", -1 }, { 0, 200, SUCCESS_2023, -1 },
+	};
+	static const struct step twice[] = {
+		{ 0, 401, "", -1 }, { 0, 401, "", -1 },
+	};
+	static const char *const hdr[] = { CHALLENGE, CHALLENGE };
+	static const char *const other[] = {
+		"Bearer authorization=\"https://login.microsoftonline.com/t1\", "
+		"resource=\"https://management.azure.com\""
+	};
+	struct script s;
+	struct mhsm_status st;
+	struct sd_err e = { "" };
+	struct mhsm *m;
+
+	(void)state;
+	assert_non_null(tenant_token = sd_secret_dup((const uint8_t *)"tenant",
+	    6));
+	m = fake_mhsm(&s, once, N(once), 600000, 0, NULL);
+	s.www_auths = hdr;
+	/* no callback: the 401 is final, its challenge reported */
+	assert_int_equal(mhsm_pending(m, MHSM_OP_UPLOAD, &st, &e), SD_ERR_AUTH);
+	assert_string_equal(mhsm_fault(m)->challenge.tenant,
+	    "72f988bf-86f1-41af-91ab-2d7cd011db47");
+	assert_int_equal(mhsm_fault(m)->reauth, 0);
+	mhsm_free(m);
+
+	/* with one: asked once, the request sent again with the new token */
+	m = fake_mhsm(&s, once, N(once), 600000, 0, NULL);
+	s.www_auths = hdr;
+	mhsm_free(m);
+	{
+		struct mhsm_config cfg;
+		static struct net_transport t;
+		static struct net_clock clk;
+
+		t.send = fake_send;
+		t.ctx = &s;
+		clk.now_ms = fake_now;
+		clk.sleep_ms = fake_sleep;
+		clk.ctx = &s;
+		memset(&cfg, 0, sizeof(cfg));
+		cfg.url = BASE;
+		cfg.token = token;
+		cfg.transport = &t;
+		cfg.clock = &clk;
+		cfg.timeout_ms = 600000;
+		cfg.reauth = fake_reauth;
+		reauth_calls = 0;
+		assert_int_equal(mhsm_new(&cfg, &m, &e), 0);
+		assert_int_equal(mhsm_pending(m, MHSM_OP_UPLOAD, &st, &e), 0);
+		assert_int_equal(reauth_calls, 1);
+		assert_string_equal(s.tokens[0], "tok3n");
+		assert_string_equal(s.tokens[1], "tenant");
+		assert_int_equal(s.n_sleeps, 0);
+		mhsm_free(m);
+
+		/* refused again: final, once only */
+		memset(&s, 0, sizeof(s));
+		s.steps = twice;
+		s.n = N(twice);
+		s.www_auths = hdr;
+		reauth_calls = 0;
+		assert_int_equal(mhsm_new(&cfg, &m, &e), 0);
+		assert_int_equal(mhsm_pending(m, MHSM_OP_UPLOAD, &st, &e),
+		    SD_ERR_AUTH);
+		assert_int_equal(reauth_calls, 1);
+		assert_int_equal(s.next, 2);
+		assert_int_equal(mhsm_fault(m)->reauth, 1);
+		mhsm_free(m);
+
+		/* a resource that is not this HSM's: no token fetched for it */
+		memset(&s, 0, sizeof(s));
+		s.steps = twice;
+		s.n = 1;
+		s.www_auths = other;
+		reauth_calls = 0;
+		assert_int_equal(mhsm_new(&cfg, &m, &e), 0);
+		assert_int_equal(mhsm_pending(m, MHSM_OP_UPLOAD, &st, &e),
+		    SD_ERR_AUTH);
+		assert_int_equal(reauth_calls, 0);
+		assert_int_equal(mhsm_fault(m)->reauth, -1);
+		assert_non_null(strstr(mhsm_fault(m)->reauth_msg,
+		    "management.azure.com"));
+		mhsm_free(m);
+	}
+	sd_secret_free(tenant_token);
+}
+
+static void
+test_url_status(void **state)
+{
+	struct sd_err e = { "" };
+	char *out;
+
+	(void)state;
+	assert_int_equal(net_url_status(BASE, BASE "/securitydomain/download/"
+	    "pending?api-version=7.2", "7.2", &out, &e), 0);
+	assert_string_equal(out, BASE "/securitydomain/download/pending?"
+	    "api-version=7.2");
+	free(out);
+	assert_int_equal(net_url_status(BASE, BASE "/securitydomain/upload/"
+	    "pending", "7.2", &out, &e), 0);
+	assert_string_equal(out, BASE "/securitydomain/upload/pending?"
+	    "api-version=7.2");
+	free(out);
+	assert_int_equal(net_url_status(BASE, BASE "/x?a=1", "7.2", &out, &e),
+	    0);
+	assert_string_equal(out, BASE "/x?a=1&api-version=7.2");
+	free(out);
+	assert_int_equal(net_url_status(BASE, "https://evil.example/x", "7.2",
+	    &out, &e), SD_ERR_ARG);
+	assert_null(out);
+	assert_int_equal(net_url_status(BASE, "http://contoso.managedhsm.azure."
+	    "net/x", "7.2", &out, &e), SD_ERR_ARG);
+	assert_int_equal(net_url_status(BASE, "https://contoso.managedhsm."
+	    "azure.net:8443/x", "7.2", &out, &e), SD_ERR_ARG);
+	assert_int_equal(net_url_status(BASE, "https://contoso.managedhsm."
+	    "azure.net.evil.example/x", "7.2", &out, &e), SD_ERR_ARG);
+	assert_int_equal(net_url_status(BASE, "not a url", "7.2", &out, &e),
+	    SD_ERR_ARG);
 }
 
 /* --- the token ---------------------------------------------------------- */
@@ -993,6 +1416,16 @@ main(void)
 		cmocka_unit_test(test_wait),
 		cmocka_unit_test(test_deadline),
 		cmocka_unit_test(test_token_sources),
+		cmocka_unit_test(test_wait_recorded_download),
+		cmocka_unit_test(test_wait_recorded_upload_2020),
+		cmocka_unit_test(test_wait_foreign_url),
+		cmocka_unit_test(test_wait_transient),
+		cmocka_unit_test(test_retry_after_zero),
+		cmocka_unit_test(test_download_sync),
+		cmocka_unit_test(test_pending_fallback),
+		cmocka_unit_test(test_challenge_parse),
+		cmocka_unit_test(test_challenge_reauth),
+		cmocka_unit_test(test_url_status),
 	};
 	int r;
 
