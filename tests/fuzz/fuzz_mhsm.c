@@ -144,7 +144,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	X509 *cert = NULL;
 	char *sd = NULL, *raw = NULL;
 	size_t sd_len = 0, raw_len = 0;
-	long long first = -1;
+	struct mhsm_accepted acc;
 	int r, op;
 
 	if (size == 0)
@@ -161,11 +161,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.timeout_ms = 600000;
 	cfg.poll_interval_ms = 1000;
 	cfg.progress = progress;
+	memset(&acc, 0, sizeof(acc));
+	acc.first_wait_ms = -1;
 	FUZZ_CHECK(mhsm_new(&cfg, &m, &e) == 0);
 	switch (op) {
 	case 0:
 		r = mhsm_download(m, "{}", 2, &sd, &sd_len, &raw, &raw_len,
-		    &first, &e);
+		    &acc, &e);
 		if (r == 0)
 			FUZZ_CHECK(sd != NULL);
 		break;
@@ -174,19 +176,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK((r == 0) == (cert != NULL));
 		break;
 	case 2:
-		r = mhsm_upload(m, "{}", 2, &st, &e);
+		r = mhsm_upload(m, "{}", 2, &st, &acc, &e);
 		break;
 	case 3:
 		r = mhsm_pending(m, MHSM_OP_DOWNLOAD, &st, &e);
 		break;
 	case 4:
-		r = mhsm_wait(m, MHSM_OP_UPLOAD, -1, &st, &e);
+		r = mhsm_wait(m, MHSM_OP_UPLOAD, &acc, &st, &e);
 		if (r == 0)
 			FUZZ_CHECK(st.state == MHSM_SUCCESS ||
 			    st.state == MHSM_FAILED);
 		break;
 	default:
-		r = mhsm_wait(m, MHSM_OP_DOWNLOAD, 5000, &st, &e);
+		acc.first_wait_ms = 5000;
+		r = mhsm_wait(m, MHSM_OP_DOWNLOAD, &acc, &st, &e);
 		break;
 	}
 	fuzz_check_result(r, &e);
