@@ -323,9 +323,9 @@ build_doc_compact(const struct sheet *s, int pdf, struct doc *d)
 	    "above.", h->encrypted ? "It asks this sheet's passphrase, then a "
 	    "new one for the key file. " : "", pdf ? " or a scan of the "
 	    "PUBLIC code" : "");
-	doc_add(d, B_STEP, "4.", "Prove that the key still opens its share of "
-	    "the security domain:");
-	doc_addf(d, B_CODE, NULL, "sdtool verify --sd-file SD.json "
+	doc_add(d, B_STEP, "4.", "Prove, alone, that the key still opens its "
+	    "share (the solo key check; a quorum check proves recombination):");
+	doc_addf(d, B_CODE, NULL, "sdtool verify --solo --sd-file SD.json "
 	    "--sd-wrapping-keys %s", key);
 	doc_add(d, B_SIGN2, "Printed and checked by the officer", "Witness");
 	return d->failed ? -1 : 0;

@@ -654,9 +654,10 @@ ceremony_list(int argc, char **argv)
 			cli_error("%s: %s", path, e.msg);
 			rc = EXIT_FAIL;
 		} else {
+			/* "version" alone is ambiguous (sd-json(5)) */
 			o1 = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name",
-			    c->name, "title", c->title, "version", c->version,
-			    "file", path, "sha256", hex);
+			    c->name, "title", c->title, "ceremony_version",
+			    c->version, "file", path, "sha256", hex);
 			json_array_append_new(arr, o1);
 			if (!json)
 				printf("%-16s v%-4s %s\n", c->name, c->version,

@@ -9,7 +9,7 @@
  *                  data that was activated
  *   status         what state the simulated HSM is in
  *   serve          all of the above behind the service's HTTP API
- *                  (sim_serve.c), for `sdtool hsm`
+ *                  (sim/serve.c), for `sdtool hsm`
  *
  * What the simulated HSM does lives in simhsm.c, shared with the server;
  * this file reads the command line and reports.
@@ -23,6 +23,7 @@
 #include "../pki/certgen.h"
 #include "cli.h"
 #include "report.h"
+#include "../sim/serve.h"
 #include "../sim/simhsm.h"
 #include "verbs.h"
 #include "../hw/key.h"
@@ -396,6 +397,148 @@ sim_status(int argc, char **argv)
 			    "exchange_key_x5t_256")));
 	}
 	json_decref(state);
+	return EXIT_OK;
+}
+
+/* --- serve ------------------------------------------------------------ */
+
+#define SERVE_SYNOPSIS "--state DIR [--listen 127.0.0.1:PORT] " \
+	"[--token-file FILE] [--build 2020 | 2023] [--tenant ID] " \
+	"[--no-download-pending] [--fault SPEC ...]"
+
+enum {
+	SV_STATE = 1, SV_LISTEN, SV_TOKEN, SV_FAULT, SV_PENDING, SV_RETRY_AFTER,
+	SV_SLOW, SV_LEGACY, SV_BUILD, SV_TENANT, SV_NO_DL_PENDING
+};
+
+static const struct opt serve_opts[] = {
+	{ SV_STATE, "state", 0, OPT_VALUE, "DIR",
+	    "the simulated HSM's directory (made if missing)" },
+	{ SV_LISTEN, "listen", 0, OPT_VALUE, "ADDR:PORT",
+	    "loopback address and port (default 127.0.0.1:0, any free port)" },
+	{ SV_TOKEN, "token-file", 0, OPT_VALUE, "FILE",
+	    "the bearer token to require (default DIR/token, made if missing)" },
+	{ SV_FAULT, "fault", 0, OPT_LIST, "SPEC",
+	    "inject faults: KIND[:COUNT][@ENDPOINT] (see sdtool-sim(1))" },
+	{ SV_PENDING, "pending", 0, OPT_VALUE, "N",
+	    "status polls that answer InProgress before the end (default 1)" },
+	{ SV_RETRY_AFTER, "retry-after", 0, OPT_VALUE, "S",
+	    "add Retry-After: S to 202, InProgress, 429, 503 (default none)" },
+	{ SV_SLOW, "slow-seconds", 0, OPT_VALUE, "S",
+	    "how long a slow fault delays its reply (default 3)" },
+	{ SV_BUILD, "build", 0, OPT_VALUE, "YEAR",
+	    "answer as the 2020 or the 2023 builds did (default 2023)" },
+	{ SV_LEGACY, "legacy-status", 0, OPT_FLAG, NULL,
+	    "the same as --build 2020" },
+	{ SV_TENANT, "tenant", 0, OPT_VALUE, "ID",
+	    "the tenant the 401 challenge names" },
+	{ SV_NO_DL_PENDING, "no-download-pending", 0, OPT_FLAG, NULL,
+	    "answer 404 to download/pending, as no recording shows it" },
+	{ 0, NULL, 0, 0, NULL, NULL }
+};
+
+/* The server's log: one line per request, whole even across threads. */
+static void
+serve_log(void *ctx, const char *line)
+{
+	(void)ctx;
+	flockfile(stdout);
+	printf("%s\n", line);
+	fflush(stdout);
+	funlockfile(stdout);
+}
+
+static void
+serve_ready(void *ctx, const char *url, const char *ca_path,
+    const char *token_path)
+{
+	const char *dir = ctx;
+
+	printf("simulated HSM %s serving the Managed HSM API at %s\n", dir,
+	    url);
+	printf("  TLS CA certificate (for --cacert): %s\n", ca_path);
+	printf("  bearer token (for --access-token-file): %s\n", token_path);
+	printf("SIMULATED: for drills and tests only.  Stop it with "
+	    "Ctrl-C or SIGTERM.\n");
+	fflush(stdout);
+}
+
+static int
+sim_serve(int argc, char **argv)
+{
+	struct opt_parser p;
+	struct sim_serve_config cfg;
+	struct sim_serve_hooks hooks = { serve_log, serve_ready, NULL };
+	struct sd_err e = { "" };
+	const char *val;
+	long num;
+	int id, r;
+
+	sim_serve_config_init(&cfg);
+	opt_init(&p, argc, argv, serve_opts);
+	while ((id = opt_next(&p, &val)) != OPT_END) {
+		switch (id) {
+		case SV_STATE: cfg.dir = val; break;
+		case SV_LISTEN: cfg.listen = val; break;
+		case SV_TOKEN: cfg.token_file = val; break;
+		case SV_FAULT:
+			if (cfg.n_faults == SIM_MAX_FAULTS)
+				return cli_usage_error("--fault: at most %d",
+				    SIM_MAX_FAULTS);
+			if (sim_fault_parse(val, &cfg.faults[cfg.n_faults]) != 0)
+				return cli_usage_error("--fault %s: expected "
+				    "KIND[:COUNT][@ENDPOINT], KIND one of 429, "
+				    "503, slow, drop, malformed, 401, 403, "
+				    "export-failed, failed; ENDPOINT one of "
+				    "download, download-status, exchange-key, "
+				    "upload, upload-status", val);
+			cfg.n_faults++;
+			break;
+		case SV_PENDING:
+			if (opt_int(&p, "--pending", val, 0, 100, &num))
+				return cli_usage_error("%s", p.errbuf);
+			cfg.pending = (int)num;
+			break;
+		case SV_RETRY_AFTER:
+			if (opt_int(&p, "--retry-after", val, 0, 3600, &num))
+				return cli_usage_error("%s", p.errbuf);
+			cfg.retry_after = (int)num;
+			break;
+		case SV_SLOW:
+			if (opt_int(&p, "--slow-seconds", val, 0, 3600, &num))
+				return cli_usage_error("%s", p.errbuf);
+			cfg.slow_seconds = (int)num;
+			break;
+		case SV_LEGACY: cfg.legacy = 1; break;
+		case SV_BUILD:
+			if (strcmp(val, "2020") != 0 && strcmp(val, "2023") != 0)
+				return cli_usage_error("--build %s: 2020 or 2023 "
+				    "(2022 answered as 2023)", val);
+			cfg.legacy = strcmp(val, "2020") == 0;
+			break;
+		case SV_TENANT:
+			if (strlen(val) == 0 || strlen(val) > 64 ||
+			    strspn(val, "abcdefghijklmnopqrstuvwxyz"
+			    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") !=
+			    strlen(val))
+				return cli_usage_error("--tenant %s: a tenant id "
+				    "(a GUID, or a domain)", val);
+			cfg.tenant = val;
+			break;
+		case SV_NO_DL_PENDING: cfg.no_dl_pending = 1; break;
+		case OPT_HELP: return cli_usage(stdout, SERVE_SYNOPSIS,
+		    serve_opts);
+		case OPT_ERROR: return cli_usage_error("%s", p.errbuf);
+		default: return cli_usage_error("unexpected argument '%s'", val);
+		}
+	}
+	hooks.ctx = (void *)cfg.dir;
+	if ((r = sim_serve_run(&cfg, &hooks, &e)) == SD_ERR_ARG)
+		return cli_usage_error("%s", e.msg);
+	if (r != 0) {
+		cli_error("%s", e.msg);
+		return EXIT_FAIL;
+	}
 	return EXIT_OK;
 }
 

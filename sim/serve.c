@@ -41,7 +41,7 @@
 #include <sodium.h>
 
 #include "../pki/certgen.h"
-#include "../sdtool/cli.h"
+#include "serve.h"
 #include "simhsm.h"
 #include "../hw/key.h"
 #include "../net/mhsm.h"
@@ -49,17 +49,12 @@
 #include "../shares/b64.h"
 #include "../sys/file.h"
 
-#define SERVE_SYNOPSIS "--state DIR [--listen 127.0.0.1:PORT] " \
-	"[--token-file FILE] [--build 2020 | 2023] [--tenant ID] " \
-	"[--no-download-pending] [--fault SPEC ...]"
-
 /* What the recordings show the service saying (issue 10). */
 #define TXT_CONFIRMING   "The Security Domain is being confirmed."
 #define TXT_RESTORING    "The Security Domain is being restored."
 #define TXT_ACTIVE       "The resource is active."
 #define TXT_2020_RESTORE "Security Domain restore is in progress"
 #define TXT_2020_DONE    "Security Domain operation complete"
-#define DEFAULT_TENANT   "72f988bf-86f1-41af-91ab-2d7cd011db47"
 
 #define TLS_CA_NAME      "tls-ca.pem"
 #define TLS_CERT_NAME    "tls-server.pem"
@@ -68,38 +63,6 @@
 #define URL_NAME         "serve.url"
 #define TLS_DAYS         30
 #define MAX_BODY         (4u << 20)
-#define MAX_FAULTS       32
-
-enum {
-	O_STATE = 1, O_LISTEN, O_TOKEN, O_FAULT, O_PENDING, O_RETRY_AFTER,
-	O_SLOW, O_LEGACY, O_BUILD, O_TENANT, O_NO_DL_PENDING
-};
-
-static const struct opt serve_opts[] = {
-	{ O_STATE, "state", 0, OPT_VALUE, "DIR",
-	    "the simulated HSM's directory (made if missing)" },
-	{ O_LISTEN, "listen", 0, OPT_VALUE, "ADDR:PORT",
-	    "loopback address and port (default 127.0.0.1:0, any free port)" },
-	{ O_TOKEN, "token-file", 0, OPT_VALUE, "FILE",
-	    "the bearer token to require (default DIR/token, made if missing)" },
-	{ O_FAULT, "fault", 0, OPT_LIST, "SPEC",
-	    "inject faults: KIND[:COUNT][@ENDPOINT] (see sdtool-sim(1))" },
-	{ O_PENDING, "pending", 0, OPT_VALUE, "N",
-	    "status polls that answer InProgress before the end (default 1)" },
-	{ O_RETRY_AFTER, "retry-after", 0, OPT_VALUE, "S",
-	    "add Retry-After: S to 202, InProgress, 429, 503 (default none)" },
-	{ O_SLOW, "slow-seconds", 0, OPT_VALUE, "S",
-	    "how long a slow fault delays its reply (default 3)" },
-	{ O_BUILD, "build", 0, OPT_VALUE, "YEAR",
-	    "answer as the 2020 or the 2023 builds did (default 2023)" },
-	{ O_LEGACY, "legacy-status", 0, OPT_FLAG, NULL,
-	    "the same as --build 2020" },
-	{ O_TENANT, "tenant", 0, OPT_VALUE, "ID",
-	    "the tenant the 401 challenge names" },
-	{ O_NO_DL_PENDING, "no-download-pending", 0, OPT_FLAG, NULL,
-	    "answer 404 to download/pending, as no recording shows it" },
-	{ 0, NULL, 0, 0, NULL, NULL }
-};
 
 /* The five endpoints, also the names a fault may target. */
 enum endpoint {
@@ -129,11 +92,6 @@ static const char *const fault_names[F_COUNT] = {
 	"export-failed", "failed",
 };
 
-struct fault {
-	enum fault_kind kind;
-	int left;
-	enum endpoint ep;
-};
 
 /* A long-running operation as the status endpoints report it. */
 struct op {
@@ -146,7 +104,7 @@ struct op {
 struct server {
 	const char *dir;
 	struct sd_secret *token;
-	struct fault faults[MAX_FAULTS];
+	struct sim_fault faults[SIM_MAX_FAULTS];
 	size_t n_faults;
 	int pending;
 	int retry_after;
@@ -154,6 +112,7 @@ struct server {
 	int legacy;            /* --build 2020 */
 	int no_dl_pending;
 	const char *tenant;
+	const struct sim_serve_hooks *hooks;
 	char base_url[64];     /* https://127.0.0.1:PORT, for status URLs */
 	pthread_mutex_t lock;
 	struct op ops[2];      /* MHSM_OP_DOWNLOAD, MHSM_OP_UPLOAD */
@@ -168,8 +127,8 @@ struct request {
 	int too_big;
 };
 
-static int
-parse_fault(const char *spec, struct fault *f)
+int
+sim_fault_parse(const char *spec, struct sim_fault *f)
 {
 	char kind[32];
 	const char *colon, *at, *end;
@@ -191,7 +150,7 @@ parse_fault(const char *spec, struct fault *f)
 			break;
 	if (i == F_COUNT)
 		return -1;
-	f->kind = (enum fault_kind)i;
+	f->kind = i;
 	if (colon != NULL) {
 		char *stop;
 
@@ -209,7 +168,7 @@ parse_fault(const char *spec, struct fault *f)
 				break;
 		if (i == EP_COUNT)
 			return -1;
-		f->ep = (enum endpoint)i;
+		f->ep = i;
 	}
 	return 0;
 }
@@ -224,9 +183,27 @@ take_fault(struct server *s, enum endpoint ep)
 		if (s->faults[i].left > 0 && (s->faults[i].ep == EP_ANY ||
 		    s->faults[i].ep == ep)) {
 			s->faults[i].left--;
-			return (int)s->faults[i].kind;
+			return s->faults[i].kind;
 		}
 	return -1;
+}
+
+/* --- the log ---------------------------------------------------------- */
+
+/* One line of the server's log, to the caller's hook. */
+__attribute__((format(printf, 2, 3)))
+static void
+serve_log(const struct server *s, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	if (s->hooks == NULL || s->hooks->log == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	s->hooks->log(s->hooks->ctx, line);
 }
 
 /* --- replies ----------------------------------------------------------- */
@@ -283,14 +260,11 @@ reply(const struct server *s, struct MHD_Connection *c, enum endpoint ep,
 	ret = MHD_queue_response(c, status, resp);
 	MHD_destroy_response(resp);
 
-	/* one line per request; stdio's own lock keeps lines whole */
-	flockfile(stdout);
-	printf("%s %s -> %u%s%s%s\n", ep >= 0 ? endpoints[ep].method : "?",
+	/* one line per request */
+	serve_log(s, "%s %s -> %u%s%s%s", ep >= 0 ? endpoints[ep].method : "?",
 	    ep >= 0 ? endpoints[ep].path : "?", status,
 	    fault >= 0 ? " (fault " : "", fault >= 0 ? fault_names[fault] : "",
 	    fault >= 0 ? ")" : "");
-	fflush(stdout);
-	funlockfile(stdout);
 	return ret;
 }
 
@@ -684,17 +658,14 @@ do_upload(struct server *s, struct MHD_Connection *c,
 		goto out;
 	}
 	/* the verdict goes to the log, as `sim upload` would print it */
-	flockfile(stdout);
 	if (r == 0 && had_data)
-		printf("simulated HSM %s restored: all %zu data items match what "
-		    "was activated\n", s->dir, n_items);
+		serve_log(s, "simulated HSM %s restored: all %zu data items "
+		    "match what was activated", s->dir, n_items);
 	else if (r == 0)
-		printf("simulated HSM %s restored: a new HSM, it now holds the "
-		    "security domain's %zu data items\n", s->dir, n_items);
+		serve_log(s, "simulated HSM %s restored: a new HSM, it now holds "
+		    "the security domain's %zu data items", s->dir, n_items);
 	else
-		printf("simulated HSM %s: %s\n", s->dir, e.msg);
-	fflush(stdout);
-	funlockfile(stdout);
+		serve_log(s, "simulated HSM %s: %s", s->dir, e.msg);
 	/* the service checks the blob while the operation runs */
 	op_start(s, MHSM_OP_UPLOAD, r != 0 || fault == F_FAILED, r != 0 ?
 	    e.msg : fault == F_FAILED ? "(simulated fault) restore failed" :
@@ -715,7 +686,8 @@ do_upload(struct server *s, struct MHD_Connection *c,
 
 /* A reply to a key operation, logged as the others are. */
 static enum MHD_Result
-keys_reply(struct MHD_Connection *c, const char *method, const char *url,
+keys_reply(const struct server *s, struct MHD_Connection *c,
+    const char *method, const char *url,
     unsigned status, const char *code, const char *message, const char *body)
 {
 	struct MHD_Response *resp;
@@ -740,11 +712,8 @@ keys_reply(struct MHD_Connection *c, const char *method, const char *url,
 	    "application/json; charset=utf-8");
 	ret = MHD_queue_response(c, status, resp);
 	MHD_destroy_response(resp);
-	flockfile(stdout);
-	printf("%s %s -> %u%s%s\n", method, url, status, message ? ": " : "",
-	    message ? message : "");
-	fflush(stdout);
-	funlockfile(stdout);
+	serve_log(s, "%s %s -> %u%s%s", method, url, status, message ? ": " :
+	    "", message ? message : "");
 	free(text);
 	json_decref(o);
 	return ret;
@@ -778,17 +747,17 @@ do_keys(struct server *s, struct MHD_Connection *c, const char *url,
 		logurl = NULL;
 	pthread_mutex_lock(&s->lock);
 	if (strcmp(method, "POST") != 0) {
-		ret = keys_reply(c, method, url, 405, "MethodNotAllowed",
+		ret = keys_reply(s, c, method, url, 405, "MethodNotAllowed",
 		    "(simulator) only POST is served under /keys/", NULL);
 		goto out;
 	}
 	if (api == NULL) {
-		ret = keys_reply(c, method, url, 400, "BadParameter",
+		ret = keys_reply(s, c, method, url, 400, "BadParameter",
 		    "The api-version query parameter is missing", NULL);
 		goto out;
 	}
 	if (rq->too_big) {
-		ret = keys_reply(c, method, url, 413, "RequestTooLarge",
+		ret = keys_reply(s, c, method, url, 413, "RequestTooLarge",
 		    "the request body is too large", NULL);
 		goto out;
 	}
@@ -796,7 +765,7 @@ do_keys(struct server *s, struct MHD_Connection *c, const char *url,
 		if ((root = json_loadb(rq->body ? rq->body : "", rq->len,
 		    JSON_REJECT_DUPLICATES, NULL)) == NULL ||
 		    !json_is_string(v = json_object_get(root, "value"))) {
-			ret = keys_reply(c, method, url, 400, "BadParameter",
+			ret = keys_reply(s, c, method, url, 400, "BadParameter",
 			    "the body must be {\"value\": \"<key backup>\"}",
 			    NULL);
 			goto out;
@@ -808,7 +777,7 @@ do_keys(struct server *s, struct MHD_Connection *c, const char *url,
 		nlen = (size_t)(op - (path + 6));
 		if (op <= path + 6 || nlen >= sizeof(name) ||
 		    (strcmp(op, "/create") != 0 && strcmp(op, "/backup") != 0)) {
-			ret = keys_reply(c, method, url, 404, "NotFound",
+			ret = keys_reply(s, c, method, url, 404, "NotFound",
 			    "(simulator) it serves /keys/{name}/create, "
 			    "/keys/{name}/backup and /keys/restore", NULL);
 			goto out;
@@ -821,7 +790,7 @@ do_keys(struct server *s, struct MHD_Connection *c, const char *url,
 			if (asprintf(&addr, "https://%s%s?api-version=%s", host,
 			    path, api) == -1) {
 				addr = NULL;
-				ret = keys_reply(c, method, url, 500,
+				ret = keys_reply(s, c, method, url, 500,
 				    "InternalError", "out of memory", NULL);
 				goto out;
 			}
@@ -842,11 +811,11 @@ do_keys(struct server *s, struct MHD_Connection *c, const char *url,
 	default: status = 500; break;
 	}
 	if (r != 0)
-		ret = keys_reply(c, method, url, status, status == 404 ?
+		ret = keys_reply(s, c, method, url, status, status == 404 ?
 		    "KeyNotFound" : status == 409 ? "Conflict" : status == 400 ?
 		    "BadParameter" : "InternalError", e.msg, NULL);
 	else
-		ret = keys_reply(c, method, url, 200, NULL, NULL, reply ? reply :
+		ret = keys_reply(s, c, method, url, 200, NULL, NULL, reply ? reply :
 		    "");
  out:
 	pthread_mutex_unlock(&s->lock);
@@ -920,7 +889,7 @@ handle(void *cls, struct MHD_Connection *c, const char *url,
 		}
 	if (i == EP_COUNT && strncmp(url, "/keys/", 6) == 0) {
 		if (!token_ok(s, c))
-			return keys_reply(c, method, url, 401, "Unauthorized",
+			return keys_reply(s, c, method, url, 401, "Unauthorized",
 			    "AKV10000: Request is missing a Bearer or PoP token.",
 			    NULL);
 		return do_keys(s, c, url, method, rq);
@@ -942,9 +911,8 @@ handle(void *cls, struct MHD_Connection *c, const char *url,
 	switch (fault) {
 	case F_DROP:
 		/* close the connection without a word, before doing anything */
-		printf("%s %s -> dropped (fault drop)\n", endpoints[ep].method,
-		    endpoints[ep].path);
-		fflush(stdout);
+		serve_log(s, "%s %s -> dropped (fault drop)",
+		    endpoints[ep].method, endpoints[ep].path);
 		return MHD_NO;
 	case F_SLOW:
 		sleep((unsigned)s->slow_seconds);
@@ -1035,15 +1003,15 @@ __attribute__((format(printf, 2, 0)))
 static void
 mhd_log(void *cls, const char *fmt, va_list ap)
 {
+	const struct server *s = cls;
 	char buf[512];
 	size_t n;
 
-	(void)cls;
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	n = strlen(buf);
 	while (n > 0 && buf[n - 1] == '\n')
 		buf[--n] = '\0';
-	cli_warn("libmicrohttpd: %s", buf);
+	serve_log(s, "warning: libmicrohttpd: %s", buf);
 }
 
 /* --- TLS: a test CA and a server certificate for 127.0.0.1 ------------- */
@@ -1109,9 +1077,9 @@ cert_pem(X509 *x)
  */
 static int
 tls_files(const char *dir, char **cert_pem_out, char **key_pem_out,
-    char **ca_path_out)
+    char **ca_path_out, struct sd_err *e)
 {
-	struct sd_err e = { "" };
+	struct sd_err ignored = { "" };
 	EVP_PKEY *ca_key = NULL, *key = NULL;
 	X509 *ca = NULL, *srv = NULL;
 	char *ca_path = NULL, *cert_path = NULL, *key_path = NULL;
@@ -1123,13 +1091,13 @@ tls_files(const char *dir, char **cert_pem_out, char **key_pem_out,
 	if ((ca_path = simhsm_path(dir, TLS_CA_NAME)) == NULL ||
 	    (cert_path = simhsm_path(dir, TLS_CERT_NAME)) == NULL ||
 	    (key_path = simhsm_path(dir, TLS_KEY_NAME)) == NULL) {
-		cli_error("out of memory");
+		(void)sd_err_set(e, SD_ERR_ALLOC, "out of memory");
 		goto out;
 	}
 	if (access(ca_path, R_OK) == 0 &&
-	    sys_read_file(cert_path, HW_MAX_KEY_FILE, &srv_pem, &len, &e) == 0 &&
+	    sys_read_file(cert_path, HW_MAX_KEY_FILE, &srv_pem, &len, &ignored) == 0 &&
 	    sys_read_file(key_path, HW_MAX_KEY_FILE, &file_key, &key_len,
-	    &e) == 0 && pki_cert_load(cert_path, &srv, &e) == 0 &&
+	    &ignored) == 0 && pki_cert_load(cert_path, &srv, &ignored) == 0 &&
 	    X509_cmp_current_time(X509_get0_notAfter(srv)) > 0) {
 		*cert_pem_out = srv_pem;
 		*key_pem_out = file_key;
@@ -1151,21 +1119,20 @@ tls_files(const char *dir, char **cert_pem_out, char **key_pem_out,
 	    NULL ||
 	    (srv = make_cert(key, "127.0.0.1", ca, ca_key, 0)) == NULL ||
 	    (ca_pem = cert_pem(ca)) == NULL || (srv_pem = cert_pem(srv)) ==
-	    NULL || certgen_key_pem(key, NULL, &gen_key, &len, &e) != 0) {
-		cli_error("making the test TLS certificates failed: %s",
+	    NULL || certgen_key_pem(key, NULL, &gen_key, &len, e) != 0) {
+		(void)sd_err_set(e, SD_ERR_CRYPTO, "making the test TLS "
+		    "certificates failed: %s",
 		    ERR_reason_error_string(ERR_get_error()));
 		goto out;
 	}
 	if (sys_write_new_file(key_path, gen_key, strlen(gen_key), 0600,
-	    &e) != 0 || sys_write_new_file(cert_path, srv_pem, strlen(srv_pem),
-	    0644, &e) != 0 || sys_write_new_file(ca_path, ca_pem,
-	    strlen(ca_pem), 0644, &e) != 0) {
-		cli_error("%s", e.msg);
+	    e) != 0 || sys_write_new_file(cert_path, srv_pem, strlen(srv_pem),
+	    0644, e) != 0 || sys_write_new_file(ca_path, ca_pem,
+	    strlen(ca_pem), 0644, e) != 0)
 		goto out;
-	}
 	/* one kind of memory for the caller to free, whichever path */
 	if ((*key_pem_out = strdup(gen_key)) == NULL) {
-		cli_error("out of memory");
+		(void)sd_err_set(e, SD_ERR_ALLOC, "out of memory");
 		goto out;
 	}
 	*cert_pem_out = srv_pem;
@@ -1194,9 +1161,9 @@ tls_files(const char *dir, char **cert_pem_out, char **key_pem_out,
 
 /* The token from FILE, or DIR/token, made (32 random bytes) if missing. */
 static int
-server_token(const char *dir, const char *file, struct sd_secret **out)
+server_token(const char *dir, const char *file, struct sd_secret **out,
+    struct sd_err *e)
 {
-	struct sd_err e = { "" };
 	enum net_token_source src;
 	struct stat st;
 	uint8_t raw[32];
@@ -1208,12 +1175,13 @@ server_token(const char *dir, const char *file, struct sd_secret **out)
 	*out = NULL;
 	if (file == NULL) {
 		if ((path = simhsm_path(dir, TOKEN_NAME)) == NULL) {
-			cli_error("out of memory");
+			(void)sd_err_set(e, SD_ERR_ALLOC, "out of memory");
 			goto out;
 		}
 		if (stat(path, &st) == -1) {
 			if ((text = sodium_malloc(tlen)) == NULL) {
-				cli_error("out of locked memory");
+				(void)sd_err_set(e, SD_ERR_ALLOC, "out of locked "
+				    "memory");
 				goto out;
 			}
 			randombytes_buf(raw, sizeof(raw));
@@ -1221,17 +1189,13 @@ server_token(const char *dir, const char *file, struct sd_secret **out)
 			    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 			sodium_memzero(raw, sizeof(raw));
 			if (sys_write_new_file(path, text, strlen(text), 0600,
-			    &e) != 0) {
-				cli_error("%s", e.msg);
+			    e) != 0)
 				goto out;
-			}
 		}
 		file = path;
 	}
-	if (net_token_load(file, out, &src, &e) != 0) {
-		cli_error("%s", e.msg);
+	if (net_token_load(file, out, &src, e) != 0)
 		goto out;
-	}
 	ret = 0;
  out:
 	if (text != NULL)
@@ -1265,110 +1229,67 @@ parse_listen(const char *spec, struct sockaddr_in *sa)
 	return 0;
 }
 
-int
-sim_serve(int argc, char **argv)
+void
+sim_serve_config_init(struct sim_serve_config *cfg)
 {
-	struct opt_parser p;
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->listen = "127.0.0.1:0";
+	cfg->pending = 1;
+	cfg->retry_after = -1;
+	cfg->slow_seconds = 3;
+	cfg->tenant = SIM_DEFAULT_TENANT;
+}
+
+int
+sim_serve_run(const struct sim_serve_config *cfg,
+    const struct sim_serve_hooks *hooks, struct sd_err *e)
+{
 	struct server s;
-	struct sd_err e = { "" };
 	struct sockaddr_in sa;
 	struct MHD_Daemon *d = NULL;
 	const union MHD_DaemonInfo *info;
-	const char *val, *listen = "127.0.0.1:0", *token_file = NULL;
 	char *cert_pem = NULL, *key_pem = NULL, *ca_path = NULL;
 	char *url_path = NULL, *url = NULL, *token_path = NULL;
-	long num;
 	sigset_t sigs;
-	int id, sig, ret = EXIT_FAIL, have_lock = 0;
+	int sig, r = SD_ERR_INTERNAL, have_lock = 0;
 
 	memset(&s, 0, sizeof(s));
-	s.pending = 1;
-	s.retry_after = -1;
-	s.slow_seconds = 3;
-	s.tenant = DEFAULT_TENANT;
-	opt_init(&p, argc, argv, serve_opts);
-	while ((id = opt_next(&p, &val)) != OPT_END) {
-		switch (id) {
-		case O_STATE: s.dir = val; break;
-		case O_LISTEN: listen = val; break;
-		case O_TOKEN: token_file = val; break;
-		case O_FAULT:
-			if (s.n_faults == MAX_FAULTS)
-				return cli_usage_error("--fault: at most %d",
-				    MAX_FAULTS);
-			if (parse_fault(val, &s.faults[s.n_faults]) != 0)
-				return cli_usage_error("--fault %s: expected "
-				    "KIND[:COUNT][@ENDPOINT], KIND one of 429, "
-				    "503, slow, drop, malformed, 401, 403, "
-				    "export-failed, failed; ENDPOINT one of "
-				    "download, download-status, exchange-key, "
-				    "upload, upload-status", val);
-			s.n_faults++;
-			break;
-		case O_PENDING:
-			if (opt_int(&p, "--pending", val, 0, 100, &num))
-				return cli_usage_error("%s", p.errbuf);
-			s.pending = (int)num;
-			break;
-		case O_RETRY_AFTER:
-			if (opt_int(&p, "--retry-after", val, 0, 3600, &num))
-				return cli_usage_error("%s", p.errbuf);
-			s.retry_after = (int)num;
-			break;
-		case O_SLOW:
-			if (opt_int(&p, "--slow-seconds", val, 0, 3600, &num))
-				return cli_usage_error("%s", p.errbuf);
-			s.slow_seconds = (int)num;
-			break;
-		case O_LEGACY: s.legacy = 1; break;
-		case O_BUILD:
-			if (strcmp(val, "2020") != 0 && strcmp(val, "2023") != 0)
-				return cli_usage_error("--build %s: 2020 or 2023 "
-				    "(2022 answered as 2023)", val);
-			s.legacy = strcmp(val, "2020") == 0;
-			break;
-		case O_TENANT:
-			if (strlen(val) == 0 || strlen(val) > 64 ||
-			    strspn(val, "abcdefghijklmnopqrstuvwxyz"
-			    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") !=
-			    strlen(val))
-				return cli_usage_error("--tenant %s: a tenant id "
-				    "(a GUID, or a domain)", val);
-			s.tenant = val;
-			break;
-		case O_NO_DL_PENDING: s.no_dl_pending = 1; break;
-		case OPT_HELP: return cli_usage(stdout, SERVE_SYNOPSIS,
-		    serve_opts);
-		case OPT_ERROR: return cli_usage_error("%s", p.errbuf);
-		default: return cli_usage_error("unexpected argument '%s'", val);
-		}
-	}
+	s.dir = cfg->dir;
+	memcpy(s.faults, cfg->faults, sizeof(s.faults));
+	s.n_faults = cfg->n_faults;
+	s.pending = cfg->pending;
+	s.retry_after = cfg->retry_after;
+	s.slow_seconds = cfg->slow_seconds;
+	s.legacy = cfg->legacy;
+	s.no_dl_pending = cfg->no_dl_pending;
+	s.tenant = cfg->tenant;
+	s.hooks = hooks;
 	if (s.dir == NULL)
-		return cli_usage_error("--state is required");
-	if (parse_listen(listen, &sa) != 0)
-		return cli_usage_error("--listen %s: expected ADDRESS:PORT, "
-		    "such as 127.0.0.1:8443 (port 0: any free port)", listen);
+		return sd_err_set(e, SD_ERR_ARG, "--state is required");
+	if (parse_listen(cfg->listen, &sa) != 0)
+		return sd_err_set(e, SD_ERR_ARG, "--listen %s: expected "
+		    "ADDRESS:PORT, such as 127.0.0.1:8443 (port 0: any free "
+		    "port)", cfg->listen);
 	/* a test server with a known token never leaves the machine */
 	if ((ntohl(sa.sin_addr.s_addr) >> 24) != 127)
-		return cli_usage_error("--listen %s: the simulator listens only "
-		    "on a loopback address (127.0.0.0/8)", listen);
+		return sd_err_set(e, SD_ERR_ARG, "--listen %s: the simulator "
+		    "listens only on a loopback address (127.0.0.0/8)",
+		    cfg->listen);
 
-	if (simhsm_prepare(s.dir, 0, &e) != 0) {
-		cli_error("%s", e.msg);
+	if ((r = simhsm_prepare(s.dir, 0, e)) != 0)
 		goto out;
-	}
 	if ((url_path = simhsm_path(s.dir, URL_NAME)) == NULL ||
 	    (token_path = simhsm_path(s.dir, TOKEN_NAME)) == NULL) {
-		cli_error("out of memory");
+		r = sd_err_set(e, SD_ERR_ALLOC, "out of memory");
 		goto out;
 	}
 	/* a file left by a server that was killed must not look ready */
 	unlink(url_path);
-	if (server_token(s.dir, token_file, &s.token) != 0 ||
-	    tls_files(s.dir, &cert_pem, &key_pem, &ca_path) != 0)
+	if ((r = server_token(s.dir, cfg->token_file, &s.token, e)) != 0 ||
+	    (r = tls_files(s.dir, &cert_pem, &key_pem, &ca_path, e)) != 0)
 		goto out;
 	if (pthread_mutex_init(&s.lock, NULL) != 0) {
-		cli_error("cannot make a mutex");
+		r = sd_err_set(e, SD_ERR_INTERNAL, "cannot make a mutex");
 		goto out;
 	}
 	have_lock = 1;
@@ -1384,7 +1305,7 @@ sim_serve(int argc, char **argv)
 	d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION |
 	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS | MHD_USE_ERROR_LOG,
 	    0, NULL, NULL, handle, &s,
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, &s,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
 	    MHD_OPTION_HTTPS_MEM_CERT, cert_pem,
 	    MHD_OPTION_HTTPS_MEM_KEY, key_pem,
@@ -1392,44 +1313,29 @@ sim_serve(int argc, char **argv)
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
 	    MHD_OPTION_END);
 	if (d == NULL) {
-		cli_error("cannot listen on %s (in use, or TLS set-up failed)",
-		    listen);
+		r = sd_err_set(e, SD_ERR_IO, "cannot listen on %s (in use, or "
+		    "TLS set-up failed)", cfg->listen);
 		goto out;
 	}
 	if ((info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT)) ==
-	    NULL || asprintf(&url, "https://127.0.0.1:%u\n",
+	    NULL || asprintf(&url, "https://%s:%u\n", inet_ntoa(sa.sin_addr),
 	    (unsigned)info->port) == -1) {
 		url = NULL;
-		cli_error("cannot learn the port listened on");
+		r = sd_err_set(e, SD_ERR_IO, "cannot learn the port listened "
+		    "on");
 		goto out;
-	}
-	if (strcmp(inet_ntoa(sa.sin_addr), "127.0.0.1") != 0) {
-		free(url);
-		if (asprintf(&url, "https://%s:%u\n", inet_ntoa(sa.sin_addr),
-		    (unsigned)info->port) == -1) {
-			url = NULL;
-			cli_error("out of memory");
-			goto out;
-		}
 	}
 	snprintf(s.base_url, sizeof(s.base_url), "%.*s", (int)strcspn(url,
 	    "\n"), url);
-	printf("simulated HSM %s serving the Managed HSM API at %s", s.dir,
-	    url);
-	printf("  TLS CA certificate (for --cacert): %s\n", ca_path);
-	printf("  bearer token (for --access-token-file): %s\n",
-	    token_file ? token_file : token_path);
-	printf("SIMULATED: for drills and tests only.  Stop it with "
-	    "Ctrl-C or SIGTERM.\n");
-	fflush(stdout);
+	if (hooks != NULL && hooks->ready != NULL)
+		hooks->ready(hooks->ctx, s.base_url, ca_path,
+		    cfg->token_file ? cfg->token_file : token_path);
 	/* last: its appearance says the server is ready */
-	if (sys_replace_file(url_path, url, strlen(url), 0644, &e) != 0) {
-		cli_error("%s", e.msg);
+	if ((r = sys_replace_file(url_path, url, strlen(url), 0644, e)) != 0)
 		goto out;
-	}
 	while (sigwait(&sigs, &sig) != 0)
 		;
-	ret = EXIT_OK;
+	r = 0;
  out:
 	if (d != NULL)
 		MHD_stop_daemon(d);
@@ -1447,5 +1353,5 @@ sim_serve(int argc, char **argv)
 	free(url_path);
 	free(token_path);
 	free(url);
-	return ret;
+	return r;
 }

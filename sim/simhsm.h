@@ -139,7 +139,5 @@ int simhsm_key_backup(const char *dir, const char *name,
 int simhsm_key_restore(const char *dir, const char *value, size_t value_len,
     const char *host, char **reply, struct sd_err *e) SD_WUR;
 
-/* `sdtool sim serve` (sim_serve.c), dispatched by cmd_sim.c. */
-int sim_serve(int argc, char **argv);
 
 #endif

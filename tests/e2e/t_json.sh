@@ -80,11 +80,20 @@ valid "inspect blob" inspect 0 "$SDTOOL" inspect --json "$T/blob.json" "$T/exch.
 valid "sim upload" sim 0 "$SDTOOL" sim upload --json --state "$T/hsm" --sd-file "$T/blob.json"
 valid "sim upload: an SD file" sim 1 "$SDTOOL" sim upload --json --state "$T/hsm" --sd-file "$T/sd.json"
 
+# reshare (issue 12) and ceremony (issue 13)
+check "new officers' keys" make_keys "$T/n" 3
+valid "reshare" reshare 0 "$SDTOOL" reshare --json --sd-file "$T/sd.json" --sd-wrapping-keys "$K/cert_0.key" "$K/cert_1.key" \
+	--new-sd-wrapping-keys "$T/n"/cert_[0-2].cer --new-sd-quorum 2 --out "$T/sd-new.json"
+valid "reshare: no SD file" reshare 1 "$SDTOOL" reshare --json --sd-file "$T/none.json" --sd-wrapping-keys "$K/cert_0.key" "$K/cert_1.key" \
+	--new-sd-wrapping-keys "$T/n"/cert_[0-2].cer --new-sd-quorum 2 --out "$T/sd-new2.json"
+valid "reshare: usage" reshare 2 "$SDTOOL" reshare --json --sd-file "$T/sd.json"
+valid "ceremony list" ceremony 0 "$SDTOOL" ceremony list --json
+
 # escrow
 printf 'sheet passphrase 4567\n' >"$T/sheetpass"
 valid "escrow print" escrow 0 "$SDTOOL" escrow print --json --key "$K/cert_0.key" --format text --out "$T/sheet.txt" \
 	--officer "Officer 0" --hsm ContosoMHSM --new-password-file "$T/sheetpass"
-valid "escrow check" escrow 0 "$SDTOOL" escrow check --json --text "$T/sheet.txt" --password-file "$T/sheetpass"
+valid "escrow check" escrow 0 "$SDTOOL" escrow check --json --text "$T/sheet.txt" --cert "$K/cert_0.cer" --password-file "$T/sheetpass"
 valid "escrow print: exists" escrow 1 "$SDTOOL" escrow print --json --key "$K/cert_0.key" --format text --out "$T/sheet.txt" \
 	--new-password-file "$T/sheetpass"
 
