@@ -417,7 +417,7 @@ $(CT_BUILD)/obj/%.o: %.c
 $(CT_BUILD)/ct_test: $(CT_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ \
-		$(shell $(PKG_CONFIG) --libs libcrypto libsodium jansson)
+		$(CORE_LIBS)
 
 ct-check: $(CT_BUILD)/ct_test
 	@sh mk/ct-check.sh $(CT_BUILD)/ct_test
