@@ -197,20 +197,6 @@ report_note_code(const char *code)
 		snprintf(last_code, sizeof(last_code), "%s", code);
 }
 
-int
-report_json_requested(int argc, char **argv)
-{
-	int i;
-
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--") == 0)
-			break;
-		if (strcmp(argv[i], "--json") == 0)
-			return 1;
-	}
-	return 0;
-}
-
 void
 report_want_json(int on)
 {

@@ -71,13 +71,6 @@ void report_note_error(const char *code, const char *message);
 /* Set the code of the next/last noted error (keeps its message). */
 void report_note_code(const char *code);
 
-/*
- * Was --json among the verb's arguments (argv[0] is the verb; scanning
- * stops at "--")?  Known before the verb parses its options, so that even
- * a usage error is reported as JSON on stdout.
- */
-int report_json_requested(int argc, char **argv);
-
 /* --json was given for this run (main pre-scans argv; verbs may also set). */
 void report_want_json(int on);
 int report_json_wanted(void);
