@@ -36,7 +36,7 @@ fuzz_check_result(int r, const struct sd_err *e)
 {
 	size_t n;
 
-	FUZZ_CHECK(r <= 0 && r >= SD_ERR_LIMIT);
+	FUZZ_CHECK(r <= 0 && r >= SD_ERR_LAST);
 	if (r == 0)
 		return;
 	n = strnlen(e->msg, sizeof(e->msg));
