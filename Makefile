@@ -8,6 +8,9 @@
 #   make demo       a complete simulated ceremony, told as a story
 #   make bench      sdtool against azure-cli and an openssl floor; verify
 #                   of 252 quorums; libraries linked by each program
+#   make fuzz       each libFuzzer harness (tests/fuzz/) for FUZZ_SECONDS
+#   make ct-check   secrets through valgrind memcheck: no secret-dependent
+#                   branch or memory index (tests/ct/)
 #   make install    PREFIX, DESTDIR, BINDIR, LIBEXECDIR, MANDIR, DATADIR
 #                   (ceremonies, scripts, JSON schema), BASHCOMPDIR are honoured
 #   make install-offline   only sdtool and its pages, no helper programs
@@ -73,7 +76,8 @@ endif
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -DSDTOOL_VERSION='"$(VERSION)"' \
 	$(OPT_CFLAGS) $(HARDEN_CFLAGS) $(WARN) $(PKG_CFLAGS) -I$(BUILD) -MMD -MP
 # Every sodium_malloc/sodium_free is counted (shares/secret.c,
-# sd_secret_live): every binary linking libsdcore.a needs these.
+# sd_secret_live): every binary linking shares/secret.c needs these
+# (libsdcore.a, and the fuzzers' libfuzzcore.a).
 SECRET_WRAP_LDFLAGS := -Wl,--wrap=sodium_malloc,--wrap=sodium_free
 ALL_LDFLAGS := $(OPT_LDFLAGS) $(HARDEN_LDFLAGS) $(SECRET_WRAP_LDFLAGS)
 
@@ -133,7 +137,7 @@ $(BUILD)/%.d: ;
 
 .PHONY: all offline deps deps-build vectors-present check unit e2e lint \
 	san-check demo bench install install-offline install-helpers \
-	uninstall clean FORCE
+	uninstall clean FORCE fuzz fuzz-build fuzz-smoke ct-check
 
 all: $(BUILD)/sdtool $(HELPERS)
 
@@ -287,8 +291,10 @@ lint:
 	@echo "  LINT    man/"
 	$(Q)mandoc -Tlint -Wwarning $(MAN1) $(MAN5) $(MAN7)
 
+# Under the sanitizers every run is slower: t_signals.sh interrupts the
+# writing verbs 40 times there (200 in the plain run).
 san-check:
-	$(Q)$(MAKE) --no-print-directory SAN=1 unit e2e
+	$(Q)SIGNAL_RUNS=40 $(MAKE) --no-print-directory SAN=1 unit e2e
 
 check: deps
 	$(Q)$(MAKE) --no-print-directory all
@@ -297,6 +303,10 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory lint
 	$(Q)$(MAKE) --no-print-directory deb-check
 	$(Q)$(MAKE) --no-print-directory san-check
+	$(Q)$(MAKE) --no-print-directory fuzz-smoke
+	$(Q)if command -v valgrind >/dev/null 2>&1; then \
+		$(MAKE) --no-print-directory ct-check; \
+	else echo "ct-check: skipped, valgrind is not installed"; fi
 
 demo: deps-build
 	$(Q)$(MAKE) --no-print-directory all
@@ -344,10 +354,88 @@ uninstall:
 	rm -f $(DESTDIR)$(DATADIR)/sd-json.schema.json
 	rm -f $(DESTDIR)$(BASHCOMPDIR)/sdtool
 
+# Fuzzing: libFuzzer harnesses in tests/fuzz/, one per parser of untrusted
+# bytes, built with clang, ASan and UBSan into build-fuzz/.  `make fuzz`
+# runs each for FUZZ_SECONDS (default 60; FUZZ_JOBS at once, default 1);
+# `make fuzz-smoke` (part of check) runs each over its corpus and a few
+# seconds of new inputs.  FUZZ=NAME... picks harnesses.
+FUZZ_CC ?= clang
+FUZZ_BUILD := build-fuzz
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -DSDTOOL_VERSION='"$(VERSION)"' \
+	-O1 -g $(FUZZ_SAN) $(WARN) -Wno-unknown-warning-option $(PKG_CFLAGS) \
+	-MMD -MP
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ ?= $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+FUZZ_LIB_SRC := $(CORE_SRC) $(NET_SRC) sdtool/opt.c
+FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $< (fuzz)")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_BUILD)/libfuzzcore.a: $(FUZZ_LIB_OBJ)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o \
+		$(FUZZ_BUILD)/libfuzzcore.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer $(SECRET_WRAP_LDFLAGS) \
+		-o $@ $^ $(PKG_LIBS)
+
+# fuzz_opt parses with every verb's own option table, collected here.
+FUZZ_OPT_TABLE_SRC := $(wildcard sdtool/cmd_*.c sim/*.c paper/*.c)
+$(FUZZ_BUILD)/gen/opt_tables.c: tests/fuzz/opt_tables.py $(FUZZ_OPT_TABLE_SRC)
+	@mkdir -p $(dir $@)
+	$(Q)python3 tests/fuzz/opt_tables.py $@ $(FUZZ_OPT_TABLE_SRC)
+
+$(FUZZ_BUILD)/gen/opt_tables.o: $(FUZZ_BUILD)/gen/opt_tables.c
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -I. -c -o $@ $<
+
+$(FUZZ_BUILD)/fuzz_opt: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_opt.o \
+		$(FUZZ_BUILD)/gen/opt_tables.o $(FUZZ_BUILD)/libfuzzcore.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer $(SECRET_WRAP_LDFLAGS) \
+		-o $@ $^ $(PKG_LIBS)
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: fuzz-build
+	@sh mk/fuzz.sh run $(FUZZ_BUILD) $(FUZZ)
+
+fuzz-smoke: fuzz-build
+	@sh mk/fuzz.sh smoke $(FUZZ_BUILD) $(FUZZ)
+
+# Constant time: tests/ct/ct_test under valgrind memcheck with secrets
+# marked undefined (mk/ct-check.sh).  Built with the release flags, since
+# what the compiler makes of the code is what is tested, plus SD_CT_TEST,
+# which makes sd_ct_declassify() (shares/ct.h) tell memcheck.
+CT_BUILD := build-ct
+CT_SRC := $(wildcard shares/*.c) hw/oaep_host.c tests/ct/ct_test.c
+CT_OBJ := $(CT_SRC:%.c=$(CT_BUILD)/obj/%.o)
+
+$(CT_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $< (ct)")
+	$(Q)$(CC) $(ALL_CFLAGS) -DSD_CT_TEST -c -o $@ $<
+
+$(CT_BUILD)/ct_test: $(CT_OBJ)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ \
+		$(CORE_LIBS)
+
+ct-check: $(CT_BUILD)/ct_test
+	@sh mk/ct-check.sh $(CT_BUILD)/ct_test
+
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz build-ct
 
 -include $(PIVSIM_OBJ:.o=.d) $(PIVAPDU_OBJ:.o=.d)
+-include $(CT_OBJ:.o=.d)
+-include $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_SRC:%.c=$(FUZZ_BUILD)/obj/%.d)
 -include $(CORE_OBJ:.o=.d) $(NET_OBJ:.o=.d) $(SIM_OBJ:.o=.d) \
 	$(PAPER_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(CMD_OBJ:.o=.d) \
 	$(patsubst %.o,%.d,$(call obj,sdtool/main.c $(HELPER_CMD_SRC))) \

@@ -27,8 +27,8 @@
  * a name without one.  A leading dot starts a hidden name, not an
  * extension.
  */
-static char *
-cert_path_for(const char *ref)
+char *
+hw_cert_path_beside(const char *ref)
 {
 	const char *base, *dot;
 	char *path;
@@ -64,7 +64,7 @@ hw_key_attach_cert(struct hw_key *k, EVP_PKEY *pkey,
 	if (opts != NULL && opts->cert_path != NULL)
 		path = strdup(opts->cert_path);
 	else
-		path = cert_path_for(k->ref);
+		path = hw_cert_path_beside(k->ref);
 	if (path == NULL) {
 		r = sd_err_set(e, SD_ERR_ALLOC, "%s: out of memory", k->ref);
 		goto out;

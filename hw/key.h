@@ -126,6 +126,14 @@ int hw_key_decrypt(struct hw_key *k, const uint8_t *in, size_t in_len,
     struct sd_secret **out, struct sd_err *e) SD_WUR;
 
 /*
+ * The certificate looked for beside a key file: "dir/cert_0.key" ->
+ * "dir/cert_0.cer" (the extension of the last component replaced, or
+ * ".cer" appended), as azure-cli names them.  malloc'd; NULL when out of
+ * memory.
+ */
+char *hw_cert_path_beside(const char *ref);
+
+/*
  * The private key when this process holds it (a key file's), or NULL for
  * a key that decrypts elsewhere (a token, a YubiKey-wrapped file): for
  * what must handle the key itself, such as putting it on paper or on a

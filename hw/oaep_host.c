@@ -23,6 +23,7 @@
 #include <openssl/rsa.h>
 #include <sodium.h>
 
+#include "../shares/ct.h"
 #include "key_impl.h"
 
 int
@@ -41,6 +42,8 @@ hw_oaep256_unpad(const uint8_t *em, size_t k, struct sd_secret **out,
 	n = RSA_padding_check_PKCS1_OAEP_mgf1(to, (int)k, em, (int)k, (int)k,
 	    NULL, 0, EVP_sha256(), EVP_sha256());
 	ERR_clear_error();
+	/* valid or not, and the length, are public; not why it failed */
+	sd_ct_declassify(&n, sizeof(n));
 	if (n < 0) {
 		r = sd_err_set(e, SD_ERR_AUTH, "RSA-OAEP-256 decryption failed");
 		goto out;

@@ -378,6 +378,11 @@ p11_uri_format(const char *token, const char *object, const uint8_t *id,
 	    append_attr(&buf, &len, &cap, "?", "module-path",
 	    (const uint8_t *)module_path, strlen(module_path), 1, 0) != 0)
 		goto fail;
+	/* what p11_uri_parse would refuse is no URI to show anyone */
+	if (len > P11_URI_MAX) {
+		free(buf);
+		return SD_ERR_LIMIT;
+	}
 	*out = buf;
 	return 0;
  fail:

@@ -56,7 +56,8 @@ void p11_uri_free(struct p11_uri *u);
 /*
  * The URI of a key object as `card list` shows it: token, object, id and
  * type, percent-encoded where needed, plus the module path when given.
- * *out is malloc'd.
+ * *out is malloc'd.  SD_ERR_LIMIT when it would be longer than
+ * P11_URI_MAX (a long id or label), which p11_uri_parse refuses.
  */
 int p11_uri_format(const char *token, const char *object,
     const uint8_t *id, size_t id_len, const char *type,

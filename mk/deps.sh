@@ -17,7 +17,8 @@ if [ "${1:-all}" != build ]; then
 	PKGS="$PKGS libcmocka-dev mandoc azure-cli openssl time zbar-tools
 poppler-utils softhsm2 opensc ykcs11 yubico-piv-tool vsmartcard-vpcd pcscd
 libpcsclite-dev iproute2 python3-nacl python3-cryptography python3-jsonschema
-dpkg-dev debhelper lintian debootstrap python3-apt"
+dpkg-dev debhelper lintian debootstrap python3-apt clang libclang-rt-14-dev
+valgrind"
 fi
 
 missing=""

@@ -636,9 +636,12 @@ list_token(struct p11_module *m, const struct p11_token *t, int login,
 		 * A PIV card's objects carry the slot's fixed names, which
 		 * differ between a key and its certificate: the id names it.
 		 */
-		if (p11_uri_format(t->label, t->yubikey_piv ? NULL : en->label,
-		    en->id, en->id_len, "private", module_shown, &uri) != 0) {
-			cli_error("out of memory");
+		if ((r = p11_uri_format(t->label, t->yubikey_piv ? NULL :
+		    en->label, en->id, en->id_len, "private", module_shown,
+		    &uri)) != 0) {
+			cli_error("%s", r == SD_ERR_LIMIT ? "a key's PKCS#11 "
+			    "URI would be longer than 4096 characters" :
+			    "out of memory");
 			goto out;
 		}
 		x5t[0] = '\0';
@@ -1087,9 +1090,10 @@ card_import(int argc, char **argv)
 	if (card_login(&c, P11_USER) != 0 ||
 	    check_protection(&c, id, id_len, &sens, &extr) != 0)
 		goto out;
-	if (p11_uri_format(c.tok.label, c.tok.yubikey_piv ? NULL : label, id,
-	    id_len, "private", NULL, &new_uri) != 0) {
-		cli_error("out of memory");
+	if ((r = p11_uri_format(c.tok.label, c.tok.yubikey_piv ? NULL : label,
+	    id, id_len, "private", NULL, &new_uri)) != 0) {
+		cli_error("%s", r == SD_ERR_LIMIT ? "the key's PKCS#11 URI "
+		    "would be longer than 4096 characters" : "out of memory");
 		goto out;
 	}
 	if (prove(&c, new_uri, hw_key_cert(key), hw_key_x5t256(key),
@@ -1381,9 +1385,10 @@ card_generate(int argc, char **argv)
 		cli_error("computing the thumbprint failed");
 		goto out;
 	}
-	if (p11_uri_format(c.tok.label, c.tok.yubikey_piv ? NULL : label, id,
-	    id_len, "private", NULL, &new_uri) != 0) {
-		cli_error("out of memory");
+	if ((r = p11_uri_format(c.tok.label, c.tok.yubikey_piv ? NULL : label,
+	    id, id_len, "private", NULL, &new_uri)) != 0) {
+		cli_error("%s", r == SD_ERR_LIMIT ? "the key's PKCS#11 URI "
+		    "would be longer than 4096 characters" : "out of memory");
 		goto out;
 	}
 	if (prove(&c, new_uri, cert, x5t, &host) != 0)

@@ -268,28 +268,6 @@ cert_subject(X509 *cert, char out[static ESCROW_MAX_SUBJECT + 1])
 		snprintf(out, ESCROW_MAX_SUBJECT + 1, "(not printable)");
 }
 
-/*
- * The certificate beside a key, as the other verbs find it: the key's
- * name with ".cer" in place of its extension.
- */
-static char *
-cert_beside(const char *key)
-{
-	const char *base, *dot;
-	char *path;
-	size_t stem;
-
-	base = strrchr(key, '/');
-	base = base != NULL ? base + 1 : key;
-	dot = strrchr(base, '.');
-	stem = dot != NULL && dot != base ? (size_t)(dot - key) : strlen(key);
-	if ((path = malloc(stem + sizeof(".cer"))) == NULL)
-		return NULL;
-	memcpy(path, key, stem);
-	memcpy(path + stem, ".cer", sizeof(".cer"));
-	return path;
-}
-
 /* keygen names keys cert_<I>.key: the index, or ESCROW_NO_INDEX. */
 static int
 index_from_name(const char *key)
@@ -725,7 +703,7 @@ escrow_print(int argc, char **argv)
 	if (a.cert != NULL) {
 		if ((cert_path = strdup(a.cert)) == NULL)
 			goto oom;
-	} else if ((cert_path = cert_beside(a.key)) == NULL)
+	} else if ((cert_path = hw_cert_path_beside(a.key)) == NULL)
 		goto oom;
 	if (a.cert == NULL && stat(cert_path, &st) == -1 && errno == ENOENT) {
 		no_cert = 1;   /* said once the key is known to be one */

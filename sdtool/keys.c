@@ -59,25 +59,20 @@ open_by_trial(const struct sd_file *sd, const struct sd_decryptor *dec, struct s
 static int
 share_of_cert_beside(const struct sd_file *sd, const char *ref, size_t *idx)
 {
-	const char *base, *dot;
-	char path[4096], x5t[SD_X5T_SIZE];
+	char *path, x5t[SD_X5T_SIZE];
 	struct sd_err e = { "" };
 	X509 *cert = NULL;
-	size_t stem, i;
+	size_t i;
 	int found = 0;
 
-	if (strncmp(ref, "pkcs11:", 7) == 0)
+	if (strncmp(ref, "pkcs11:", 7) == 0 ||
+	    (path = hw_cert_path_beside(ref)) == NULL)
 		return 0;
-	base = strrchr(ref, '/');
-	base = base != NULL ? base + 1 : ref;
-	dot = strrchr(base, '.');
-	stem = dot != NULL && dot != base ? (size_t)(dot - ref) : strlen(ref);
-	if (stem + sizeof(".cer") > sizeof(path))
+	if (pki_cert_load(path, &cert, &e) != 0) {
+		free(path);
 		return 0;
-	memcpy(path, ref, stem);
-	memcpy(path + stem, ".cer", sizeof(".cer"));
-	if (pki_cert_load(path, &cert, &e) != 0)
-		return 0;
+	}
+	free(path);
 	if (pki_cert_x5t256(cert, x5t) == 0)
 		for (i = 0; i < sd->n_shares; i++)
 			if (strcmp(sd->shares[i].x5t_256, x5t) == 0) {

@@ -1,6 +1,6 @@
 /*
  * b64.h - strict base64url (RFC 4648 section 5, no padding) and standard
- * base64, over libsodium's codecs.
+ * base64; decoding in constant time (see b64.c).
  */
 #ifndef SD_B64_H
 #define SD_B64_H

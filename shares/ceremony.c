@@ -794,6 +794,8 @@ parse_params(json_t *root, json_t *params, json_t *declared,
 			return sd_err_set(e, SD_ERR_ALLOC, "out of memory");
 		p->name = strdup(name);
 		p->note = xstrdup(note);
+		/* counted now, so that ceremony_free frees it on any return */
+		c->n_params++;
 		lst = json_object_get(d, "list");
 		p->list = lst != NULL;
 		v = json_object_get(d, "required");
@@ -802,7 +804,6 @@ parse_params(json_t *root, json_t *params, json_t *declared,
 			    "true or false", where);
 		dv = json_object_get(d, "default");
 		p->required = v != NULL ? json_is_true(v) : dv == NULL;
-		c->n_params++;
 		if (p->name == NULL)
 			return sd_err_set(e, SD_ERR_ALLOC, "out of memory");
 		v = json_object_get(params, name);

@@ -12,6 +12,7 @@
 #include <openssl/x509.h>
 #include <sodium.h>
 
+#include "ct.h"
 #include "escrow.h"
 
 static const uint8_t magic[4] = { 'S', 'D', 'E', 'S' };
@@ -575,11 +576,6 @@ escrow_open(const uint8_t *p, size_t len, const char *passphrase,
 	return r;
 }
 
-/*
- * Base32.
- */
-
-static const char b32[] = ESCROW_B32_ALPHABET;
 
 /*
  * Compact payloads (format 2).
@@ -1025,10 +1021,38 @@ escrow_public_decode(const char *text, size_t len, struct escrow_header *h,
 }
 
 
+/*
+ * Base32.
+ *
+ * A sheet without a passphrase carries the key itself in these
+ * characters, so they are made and read in constant time: a value's
+ * character and a character's value are computed with arithmetic, never
+ * looked up in a table or chosen by a branch (tests/ct/ checks it under
+ * valgrind).  Only whether an input is valid is decided with a branch,
+ * once, and only a rejected input is scanned again to say where.
+ */
+
 size_t
 escrow_b32_chars(size_t nbytes)
 {
 	return (nbytes * 8 + 4) / 5;
+}
+
+/*
+ * The character of v (0..31) in 0123456789ABCDEFGHJKMNPQRSTVWXYZ: the
+ * digits, then the letters from 'A' with I, L, O and U left out.
+ */
+static char
+b32_char(uint32_t v)
+{
+	uint32_t c = '0' + v;
+
+	c += 7 & sd_ct_mask(sd_ct_ge(v, 10));   /* '9' + 1 -> 'A' */
+	c += sd_ct_ge(v, 18);                   /* past I */
+	c += sd_ct_ge(v, 20);                   /* past L */
+	c += sd_ct_ge(v, 22);                   /* past O */
+	c += sd_ct_ge(v, 27);                   /* past U */
+	return (char)c;
 }
 
 void
@@ -1042,57 +1066,86 @@ escrow_b32_encode(const uint8_t *in, size_t len, char *out)
 		acc = (acc << 8) | in[i];
 		bits += 8;
 		while (bits >= 5) {
-			out[o++] = b32[(acc >> (bits - 5)) & 31];
+			out[o++] = b32_char((acc >> (bits - 5)) & 31);
 			bits -= 5;
 		}
 	}
 	if (bits > 0)
-		out[o++] = b32[(acc << (5 - bits)) & 31];
+		out[o++] = b32_char((acc << (5 - bits)) & 31);
 	out[o] = '\0';
+	sodium_memzero(&acc, sizeof(acc));
+}
+
+/* v (0..31) with bit 8 set when c is not a base32 character. */
+static uint32_t
+b32_value(int c)
+{
+	uint32_t u = (uint32_t)c, m, v = 0, ok;
+
+	/* only 0..255 can be a character */
+	ok = 1 ^ sd_ct_nonzero(u >> 8);
+	u &= 0xff;
+	u -= 32 & sd_ct_mask(sd_ct_in(u, 'a', 'z'));
+	/* what a person may read or type for the digits */
+	u -= ('O' - '0') & sd_ct_mask(sd_ct_eq(u, 'O'));
+	u -= ('I' - '1') & sd_ct_mask(sd_ct_eq(u, 'I'));
+	u -= ('L' - '1') & sd_ct_mask(sd_ct_eq(u, 'L'));
+	m = sd_ct_in(u, '0', '9');
+	v |= sd_ct_mask(m) & (u - '0');
+	ok &= m | sd_ct_in(u, 'A', 'H') | sd_ct_in(u, 'J', 'K') |
+	    sd_ct_in(u, 'M', 'N') | sd_ct_in(u, 'P', 'T') |
+	    sd_ct_in(u, 'V', 'Z');
+	m = sd_ct_in(u, 'A', 'Z');
+	/* a letter's value: its place in A..Z, less the letters left out */
+	v |= sd_ct_mask(m) & (u - 'A' + 10 - sd_ct_ge(u, 'J') -
+	    sd_ct_ge(u, 'M') - sd_ct_ge(u, 'P') - sd_ct_ge(u, 'V'));
+	return (v & 31) | ((ok ^ 1) << 8);
 }
 
 int
 escrow_b32_value(int c)
 {
-	const char *p;
+	uint32_t v = b32_value(c);
 
-	if (c >= 'a' && c <= 'z')
-		c -= 'a' - 'A';
-	/* what a person may read or type for the digits */
-	if (c == 'O')
-		c = '0';
-	else if (c == 'I' || c == 'L')
-		c = '1';
-	if (c == '\0' || (p = strchr(b32, c)) == NULL)
-		return -1;
-	return (int)(p - b32);
+	/* -1 (all ones) when bit 8 says invalid, else the value */
+	return (int)((v & 31) | sd_ct_mask(v >> 8));
 }
 
 int
 escrow_b32_decode(const char *in, size_t n, uint8_t *out, size_t out_len,
     struct sd_err *e)
 {
-	uint32_t acc = 0;
+	uint32_t acc = 0, v, bad = 0;
 	size_t i, o = 0;
-	int v, bits = 0;
+	int bits = 0;
 
 	if (n != escrow_b32_chars(out_len))
 		return sd_err_set(e, SD_ERR_FORMAT, "%zu base32 characters, "
 		    "expected %zu", n, escrow_b32_chars(out_len));
 	for (i = 0; i < n; i++) {
-		if ((v = escrow_b32_value((unsigned char)in[i])) < 0)
-			return sd_err_set(e, SD_ERR_FORMAT, "character %zu is not "
-			    "base32", i + 1);
-		acc = (acc << 5) | (uint32_t)v;
+		v = b32_value((unsigned char)in[i]);
+		bad |= (v >> 8) << 1;
+		acc = (acc << 5) | (v & 31);
 		bits += 5;
 		if (bits >= 8) {
 			out[o++] = (uint8_t)(acc >> (bits - 8));
 			bits -= 8;
 		}
 	}
-	if (bits > 0 && (acc & ((1u << bits) - 1)) != 0)
+	if (bits > 0)
+		bad |= sd_ct_nonzero(acc & ((1u << bits) - 1));
+	sodium_memzero(&acc, sizeof(acc));
+	sodium_memzero(&v, sizeof(v));
+	sd_ct_declassify(&bad, sizeof(bad));
+	if (bad != 0) {
+		sodium_memzero(out, out_len);
+		for (i = 0; i < n; i++)
+			if (escrow_b32_value((unsigned char)in[i]) < 0)
+				return sd_err_set(e, SD_ERR_FORMAT, "character "
+				    "%zu is not base32", i + 1);
 		return sd_err_set(e, SD_ERR_FORMAT, "the last base32 character "
 		    "has stray bits");
+	}
 	return 0;
 }
 
@@ -1118,8 +1171,8 @@ crc5(const uint8_t *v, size_t n)
 			in = (v[i] >> b) & 1;
 			top = (crc >> 4) & 1;
 			crc = (crc << 1) & 0x1f;
-			if (in ^ top)
-				crc ^= 0x05;
+			/* no branch: v may be the key of a plain sheet */
+			crc ^= 0x05 & sd_ct_mask(in ^ top);
 		}
 	return crc;
 }
@@ -1260,7 +1313,7 @@ escrow_text_encode(const uint8_t *p, size_t len, struct sd_secret **text,
 				v[k] = (uint8_t)escrow_b32_value(chars->p[at + k]);
 			}
 			at += glen;
-			checks[ng++] = b32[group_check(v, glen, line, g + 1)];
+			checks[ng++] = b32_char(group_check(v, glen, line, g + 1));
 			/* pad a short last line so checks stay in their column */
 			for (; glen < ESCROW_GROUP_CHARS; glen++)
 				*o++ = ' ';
@@ -1276,11 +1329,13 @@ escrow_text_encode(const uint8_t *p, size_t len, struct sd_secret **text,
 		sodium_memzero(v, sizeof(v));
 	}
 	payload_sum(p, len, sum);
+	/* 40 bits of a hash, printed for all to see: public */
+	sd_ct_declassify(sum, sizeof(sum));
 	for (k = 0; k < ESCROW_SUM_CHARS; k++)
-		sumtxt[k] = b32[sum[k]];
+		sumtxt[k] = b32_char(sum[k]);
 	sumtxt[ESCROW_SUM_CHARS] = '\0';
 	n = snprintf(o, size - (size_t)(o - (char *)out->p), "end: %zu %s %c\n",
-	    len, sumtxt, b32[end_check(sum, len)]);
+	    len, sumtxt, b32_char(end_check(sum, len)));
 	if (n < 0 || (size_t)n >= size - (size_t)(o - (char *)out->p)) {
 		r = sd_err_set(e, SD_ERR_INTERNAL, "escrow_text_encode: overflow");
 		goto out;
@@ -1650,7 +1705,7 @@ escrow_text_decode(const char *text, size_t len,
 	}
 	/* values back to characters, then base32 to bytes */
 	for (at = 0; at < nchars; at++)
-		vals->p[at] = (uint8_t)b32[vals->p[at]];
+		vals->p[at] = (uint8_t)b32_char(vals->p[at]);
 	if ((r = escrow_b32_decode((const char *)vals->p, nchars, out->p, plen,
 	    e)) != 0) {
 		problem(rep, "line %zu: the last character has stray bits; "
@@ -1694,7 +1749,7 @@ escrow_qr_split(const uint8_t *p, size_t len, struct escrow_parts **out,
 	struct sd_secret *chars = NULL;
 	char id[ESCROW_ID_CHARS + 1];
 	size_t nchars, per, extra, n, i, at, take, size;
-	int r = SD_ERR_INTERNAL;
+	int r = SD_ERR_INTERNAL, hdr;
 
 	if (out == NULL)
 		return sd_err_set(e, SD_ERR_ARG, "escrow_qr_split: no output");
@@ -1726,9 +1781,16 @@ escrow_qr_split(const uint8_t *p, size_t len, struct escrow_parts **out,
 			goto out;
 		}
 		parts->n = i + 1;
-		snprintf(parts->text[i], size, "%s/%zu/%zu/%s/%.*s",
-		    ESCROW_QR_TAG, i + 1, n, id, (int)take,
-		    (const char *)chars->p + at);
+		/* the data copied, not formatted: printf scans for a NUL */
+		hdr = snprintf(parts->text[i], size, "%s/%zu/%zu/%s/",
+		    ESCROW_QR_TAG, i + 1, n, id);
+		if (hdr < 0 || (size_t)hdr + take >= size) {
+			r = sd_err_set(e, SD_ERR_INTERNAL, "escrow_qr_split: "
+			    "overflow");
+			goto out;
+		}
+		memcpy(parts->text[i] + hdr, chars->p + at, take);
+		parts->text[i][(size_t)hdr + take] = '\0';
 	}
 	*out = parts;
 	parts = NULL;
@@ -1814,12 +1876,18 @@ qr_number(const char **p, const char *end, size_t *out)
 static int
 strict_b32(const char *s, size_t n)
 {
+	uint32_t ok = 1, v, c;
 	size_t i;
 
-	for (i = 0; i < n; i++)
-		if (s[i] == '\0' || strchr(b32, s[i]) == NULL)
-			return 0;
-	return 1;
+	/* constant time: a part of a plain sheet is the key itself */
+	for (i = 0; i < n; i++) {
+		c = (unsigned char)s[i];
+		v = b32_value((int)c);
+		ok &= (1 ^ (v >> 8)) & sd_ct_eq((unsigned char)b32_char(v & 31),
+		    c);
+	}
+	sd_ct_declassify(&ok, sizeof(ok));
+	return (int)ok;
 }
 
 int

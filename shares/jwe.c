@@ -21,6 +21,7 @@
 #include <sodium.h>
 
 #include "b64.h"
+#include "ct.h"
 #include "jwe.h"
 #include "jwe_internal.h"
 
@@ -297,7 +298,9 @@ jwe_decrypt(const struct jwe *j, const uint8_t cek[static JWE_CEK_LEN],
 	EVP_CIPHER_CTX *ctx = NULL;
 	struct sd_secret *pt = NULL;
 	uint8_t tag[JWE_TAG_LEN], *buf = NULL;
-	int n1 = 0, n2 = 0, r = SD_ERR_INTERNAL;
+	uint32_t pad, bad;
+	size_t i;
+	int n1 = 0, n2 = 0, mismatch, r = SD_ERR_INTERNAL;
 
 	*plaintext = NULL;
 	if (j == NULL || cek == NULL || j->header_b64 == NULL ||
@@ -316,30 +319,52 @@ jwe_decrypt(const struct jwe *j, const uint8_t cek[static JWE_CEK_LEN],
 		r = sd_err_set(e, r, "computing the JWE tag failed");
 		goto out;
 	}
-	if (CRYPTO_memcmp(tag, j->tag, JWE_TAG_LEN) != 0) {
+	/* constant time; only the verdict is public */
+	mismatch = CRYPTO_memcmp(tag, j->tag, JWE_TAG_LEN) != 0;
+	sd_ct_declassify(&mismatch, sizeof(mismatch));
+	if (mismatch) {
 		r = sd_err_set(e, SD_ERR_AUTH,
 		    "JWE authentication tag does not match: wrong key or "
 		    "altered data");
 		goto out;
 	}
 
-	/* EVP may write a block beyond the input before final strips it */
+	/*
+	 * Decrypt every block, then take the PKCS#7 padding off here:
+	 * OpenSSL's EVP_DecryptFinal_ex checks it with branches on the
+	 * plaintext.  The tag is already checked, so the padding is the
+	 * sender's; its length (the plaintext's) is no secret, its bytes are
+	 * compared without branching all the same.
+	 */
 	if ((buf = sodium_malloc(j->ct_len + 16)) == NULL) {
 		r = sd_err_set(e, SD_ERR_ALLOC, "out of secure memory");
 		goto out;
 	}
 	if ((ctx = EVP_CIPHER_CTX_new()) == NULL ||
 	    EVP_DecryptInit_ex(ctx, EVP_aes_256_cbc(), NULL,
-	    cek + JWE_MAC_KEY_LEN, j->iv) != 1) {
+	    cek + JWE_MAC_KEY_LEN, j->iv) != 1 ||
+	    EVP_CIPHER_CTX_set_padding(ctx, 0) != 1) {
 		r = sd_err_set(e, SD_ERR_CRYPTO, "AES-256-CBC unavailable");
 		goto out;
 	}
 	if (EVP_DecryptUpdate(ctx, buf, &n1, j->ct, (int)j->ct_len) != 1 ||
-	    EVP_DecryptFinal_ex(ctx, buf + n1, &n2) != 1) {
+	    EVP_DecryptFinal_ex(ctx, buf + n1, &n2) != 1 ||
+	    (size_t)n1 + (size_t)n2 != j->ct_len) {
 		r = sd_err_set(e, SD_ERR_AUTH, "JWE decryption failed");
 		goto out;
 	}
-	if ((pt = sd_secret_dup(buf, (size_t)n1 + (size_t)n2)) == NULL) {
+	pad = buf[j->ct_len - 1];
+	bad = sd_ct_eq(pad, 0) | (1 ^ sd_ct_in(pad, 1, 16));
+	for (i = 0; i < 16; i++)
+		bad |= sd_ct_ge(pad, (uint32_t)i + 1) &
+		    sd_ct_nonzero(buf[j->ct_len - 1 - i] ^ pad);
+	sd_ct_declassify(&bad, sizeof(bad));
+	sd_ct_declassify(&pad, sizeof(pad));
+	if (bad) {
+		r = sd_err_set(e, SD_ERR_AUTH, "JWE decryption failed");
+		goto out;
+	}
+	if ((pt = sd_secret_dup(buf, j->ct_len - pad)) == NULL) {
 		r = sd_err_set(e, SD_ERR_ALLOC, "out of secure memory");
 		goto out;
 	}

@@ -249,9 +249,12 @@ word_sep(int c)
 	    c == ',';
 }
 
-/* 1 if typed is two or more alphabetic tokens, 0 otherwise */
+/*
+ * 1 if typed is min or more alphabetic tokens, 0 otherwise.  Two, unless
+ * the value is one byte (one word): a lone word could be base64url.
+ */
 static int
-looks_like_words(const char *typed)
+looks_like_words(const char *typed, size_t min)
 {
 	const char *p = typed;
 	size_t tokens = 0;
@@ -268,7 +271,7 @@ looks_like_words(const char *typed)
 			p++;
 		}
 	}
-	return tokens >= 2;
+	return tokens >= min;
 }
 
 static int
@@ -342,7 +345,7 @@ readaloud_parse(const char *typed, uint8_t *out, size_t n, struct sd_err *e)
 	if (nd > 0)
 		return sd_err_set(e, SD_ERR_RANGE,
 		    "%ld hex digits typed, the value has %zu", nd, 2 * n);
-	if (looks_like_words(typed))
+	if (looks_like_words(typed, n == 1 ? 1 : 2))
 		return words_decode(typed, out, n, e);
 	return sd_err_set(e, SD_ERR_FORMAT,
 	    "not hex digits nor PGP words");
@@ -383,7 +386,8 @@ readaloud_match(const char *typed, const uint8_t *expect, size_t n,
 		goto out;
 	}
 	nd = hex_digits(typed);
-	if ((nd >= 0 && (size_t)nd == 2 * n) || looks_like_words(typed)) {
+	if ((nd >= 0 && (size_t)nd == 2 * n) ||
+	    looks_like_words(typed, n == 1 ? 1 : 2)) {
 		if ((r = readaloud_parse(typed, got, n, e)) != 0)
 			goto out;
 		if (memcmp(got, expect, n) != 0) {

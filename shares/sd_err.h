@@ -33,6 +33,7 @@ enum sd_errcode {
 	SD_ERR_LIMIT = -16,       /* input larger than we accept */
 	SD_ERR_EXISTS = -17,      /* an output file exists: never overwritten */
 	SD_ERR_DATA_DIFFER = -18, /* two files' data items are not the same */
+	SD_ERR_LAST = SD_ERR_DATA_DIFFER  /* the lowest code, for range checks */
 };
 
 /* Human-readable detail of the last error; msg is always NUL-terminated. */

@@ -12,6 +12,7 @@
 
 #include <sodium.h>
 
+#include "ct.h"
 #include "shamir.h"
 
 /*
@@ -101,6 +102,7 @@ shamir_share_x(const uint8_t *share, size_t share_len, unsigned *x,
 	}
 	sodium_memzero(&w, sizeof(w));
 	sodium_memzero(&v, sizeof(v));
+	sd_ct_declassify(&over, sizeof(over));   /* the verdict only */
 	if (over)
 		return sd_err_set(e, SD_ERR_SHARE,
 		    "share holds a value above 256");
@@ -162,6 +164,7 @@ shamir_combine(const uint8_t *const *shares, size_t count,
 		bad |= acc >> 8;
 		s->p[k] = (uint8_t)(acc & 0xff);
 	}
+	sd_ct_declassify(&bad, sizeof(bad));     /* the verdict only */
 	if (bad) {
 		r = sd_err_set(e, SD_ERR_SHARE,
 		    "shares do not belong together (an interpolated value is "
@@ -188,13 +191,16 @@ static int
 random_coef(const struct sd_rng *rng, uint32_t *c)
 {
 	uint8_t b[2];
-	uint32_t t = 0;
+	uint32_t t = 0, keep;
 	int i, r = SD_ERR_CRYPTO;
 
 	for (i = 0; i < 64; i++) {
 		sd_random(rng, b, sizeof(b));
 		t = (uint32_t)b[0] | (uint32_t)b[1] << 8;
-		if (t < 65535u) {
+		/* whether t is kept says nothing of the value kept */
+		keep = sd_ct_ge(65534u, t);
+		sd_ct_declassify(&keep, sizeof(keep));
+		if (keep) {
 			*c = gf257_reduce(t);
 			r = 0;
 			break;

@@ -373,6 +373,16 @@ test_bad_files(void **state)
 		  "outside a foreach" },
 		{ "{\"ceremony\":\"t\",\"title\":\"T\",\"version\":\"1\","
 		  "\"roles\":[],\"steps\":[]}", "roles: must be a non-empty" },
+		/*
+		 * A parameter refused after its name was kept: the name was
+		 * leaked (found by tests/fuzz/fuzz_ceremony; LeakSanitizer
+		 * sees it under make san-check).
+		 */
+		{ "{\"ceremony\":\"t\",\"title\":\"T\",\"version\":\"1\","
+		  "\"roles\":[{\"id\":\"o\",\"title\":\"O\"}],\"params\":[{"
+		  "\"name\":\"x\",\"note\":\"n\",\"required\":\"yes\"}],"
+		  "\"steps\":[{\"id\":\"a\",\"title\":\"A\",\"role\":\"o\","
+		  "\"manual\":\"m\"}]}", "required: must be true or false" },
 	};
 	struct ceremony *c;
 	struct sd_err e;

@@ -1154,6 +1154,48 @@ test_largest_payload(void **state)
 	free(p);
 }
 
+/*
+ * The constant-time base32 (no table, no branch) against the obvious
+ * table-and-strchr version it replaced, on every int a caller may pass.
+ */
+static int
+b32_value_reference(int c)
+{
+	static const char a[] = ESCROW_B32_ALPHABET;
+	const char *p;
+
+	if (c >= 'a' && c <= 'z')
+		c -= 'a' - 'A';
+	if (c == 'O')
+		c = '0';
+	else if (c == 'I' || c == 'L')
+		c = '1';
+	if (c <= 0 || c > 255 || (p = strchr(a, c)) == NULL)
+		return -1;
+	return (int)(p - a);
+}
+
+static void
+test_b32_branch_free_equivalence(void **state)
+{
+	uint8_t b[5];
+	char out[16];
+	int c, v;
+
+	(void)state;
+	for (c = -300; c < 600; c++)
+		assert_int_equal(escrow_b32_value(c), b32_value_reference(c));
+	/* every value encodes to its letter of the alphabet */
+	for (v = 0; v < 32; v++) {
+		/* 5 bytes = 8 characters; put v in the first one */
+		memset(b, 0, sizeof(b));
+		b[0] = (uint8_t)(v << 3);
+		escrow_b32_encode(b, sizeof(b), out);
+		assert_int_equal(out[0], ESCROW_B32_ALPHABET[v]);
+		assert_string_equal(out + 1, "0000000");
+	}
+}
+
 /* ---- compact sheets (format 2) ----------------------------------------- */
 
 /* An RSA key of bits, its PKCS#8 DER and its public half. */
@@ -1464,6 +1506,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_b32_known_answers),
+		cmocka_unit_test(test_b32_branch_free_equivalence),
 		cmocka_unit_test(test_b32_confusables),
 		cmocka_unit_test(test_b32_rejects),
 		cmocka_unit_test(test_b32_round_trip),

@@ -787,6 +787,70 @@ test_bad_padding(void **state)
 	free(c);
 }
 
+/*
+ * The padding is taken off by jwe.c itself, without branching on it (see
+ * tests/ct/): every length 1..16 opens to the right plaintext; a pad byte
+ * of 0 or above 16, or one padding byte unlike the others, is refused.
+ */
+static int
+open_padded(const uint8_t pt[32], struct sd_secret **out)
+{
+	static const char hdr[] =
+	    "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2Q0JDLUhTNTEyIn0";
+	uint8_t cek[JWE_CEK_LEN], iv[16], ct[32], tag[32];
+	EVP_CIPHER_CTX *ctx;
+	char *c;
+	int n = 0, r;
+
+	randombytes_buf(cek, sizeof(cek));
+	randombytes_buf(iv, sizeof(iv));
+	assert_non_null(ctx = EVP_CIPHER_CTX_new());
+	assert_int_equal(EVP_EncryptInit_ex(ctx, EVP_aes_256_cbc(), NULL,
+	    cek + 32, iv), 1);
+	EVP_CIPHER_CTX_set_padding(ctx, 0);
+	assert_int_equal(EVP_EncryptUpdate(ctx, ct, &n, pt, 32), 1);
+	EVP_CIPHER_CTX_free(ctx);
+	assert_int_equal(jwe_a256cbc_hs512_tag(cek, (const uint8_t *)hdr,
+	    strlen(hdr), iv, ct, sizeof(ct), tag), 0);
+	c = make_jwe(NULL, NULL, 0, iv, 16, ct, 32, tag, 32);
+	r = open_dir(c, cek, out);
+	free(c);
+	return r;
+}
+
+static void
+test_padding_every_length(void **state)
+{
+	struct sd_secret *out = NULL;
+	uint8_t pt[32];
+	unsigned p, k;
+
+	(void)state;
+	for (p = 0; p < 256; p++) {
+		memset(pt, 0x5a, sizeof(pt));
+		memset(pt + 32 - (p > 32 ? 32 : p), (int)p, p > 32 ? 32 : p);
+		pt[31] = (uint8_t)p;
+		if (p >= 1 && p <= 16) {
+			assert_int_equal(open_padded(pt, &out), 0);
+			assert_int_equal(out->len, 32 - p);
+			assert_memory_equal(out->p, pt, 32 - p);
+			sd_secret_free(out);
+			out = NULL;
+			/* each padding byte in turn made wrong */
+			for (k = 1; k < p; k++) {
+				pt[31 - k] ^= 0x40;
+				assert_int_equal(open_padded(pt, &out),
+				    SD_ERR_AUTH);
+				assert_null(out);
+				pt[31 - k] ^= 0x40;
+			}
+		} else {
+			assert_int_equal(open_padded(pt, &out), SD_ERR_AUTH);
+			assert_null(out);
+		}
+	}
+}
+
 static void
 test_unsupported_enc(void **state)
 {
@@ -1074,6 +1138,16 @@ test_b64_codecs(void **state)
 	expect_b64_fail(1, "QR==", "invalid base64 at offset 1");
 	expect_b64_fail(1, "QUJD=", "invalid base64 at offset 4");
 	expect_b64_fail(1, "=", "invalid base64 at offset 0");
+	/*
+	 * Bytes from 0x80 up are no base64 character (libsodium 1.0.18
+	 * decoded them as the 64th letter: found by tests/fuzz/fuzz_jwe).
+	 */
+	expect_b64_fail(0, "QUJ\xff", "invalid base64url at offset 3");
+	expect_b64_fail(0, "QU\x80" "D", "invalid base64url at offset 2");
+	expect_b64_fail(0, "\xdf", "invalid base64url at offset 0");
+	expect_b64_fail(1, "QUJ\xbf", "invalid base64 at offset 3");
+	expect_b64_fail(1, "QU\xaf" "=", "invalid base64 at offset 2");
+	expect_b64_fail(1, "\xff\xff==", "invalid base64 at offset 0");
 }
 
 /* ---- the real service files ---- */
@@ -1311,6 +1385,7 @@ main(void)
 		cmocka_unit_test(test_ct_lengths),
 		cmocka_unit_test(test_wrong_cek),
 		cmocka_unit_test(test_bad_padding),
+		cmocka_unit_test(test_padding_every_length),
 		cmocka_unit_test(test_unsupported_enc),
 		cmocka_unit_test(test_too_long),
 		cmocka_unit_test(test_rfc7518_b3_tag),

@@ -286,11 +286,46 @@ test_format(void **state)
 	free(s);
 }
 
+/*
+ * A URI that p11_uri_format writes must be one p11_uri_parse reads: an id
+ * of many bytes (each written %XX) could make it longer than P11_URI_MAX
+ * (found by tests/fuzz/fuzz_p11uri).
+ */
+static void
+test_format_never_too_long(void **state)
+{
+	struct sd_err e = { "" };
+	struct p11_uri *u = NULL;
+	uint8_t id[2000];
+	char *s = NULL;
+	size_t n;
+
+	(void)state;
+	memset(id, 0xab, sizeof(id));
+	/* "pkcs11:token=t;id=" + 3 per byte + ";type=private" */
+	n = (P11_URI_MAX - 18 - 13) / 3;
+	assert_int_equal(p11_uri_format("t", NULL, id, n, "private", NULL,
+	    &s), 0);
+	assert_true(strlen(s) <= P11_URI_MAX);
+	assert_int_equal(p11_uri_parse(s, &u, &e), 0);
+	assert_int_equal(u->id_len, n);
+	p11_uri_free(u);
+	free(s);
+	s = NULL;
+	assert_int_equal(p11_uri_format("t", NULL, id, n + 1, "private", NULL,
+	    &s), SD_ERR_LIMIT);
+	assert_null(s);
+	assert_int_equal(p11_uri_format("t", NULL, id, sizeof(id), "private",
+	    NULL, &s), SD_ERR_LIMIT);
+	assert_null(s);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_simple),
+		cmocka_unit_test(test_format_never_too_long),
 		cmocka_unit_test(test_rfc_examples),
 		cmocka_unit_test(test_id_with_nul),
 		cmocka_unit_test(test_refused),

@@ -191,11 +191,35 @@ test_match(void **state)
 	free(b64);
 }
 
+/*
+ * A one-byte value is one PGP word, and must be read back like the
+ * others (found by tests/fuzz/fuzz_readaloud: one word was "not hex
+ * digits nor PGP words").
+ */
+static void
+test_pgp_one_byte(void **state)
+{
+	struct sd_err e = { "" };
+	uint8_t b, back;
+	char txt[32];
+	int v;
+
+	(void)state;
+	for (v = 0; v < 256; v++) {
+		b = (uint8_t)v;
+		assert_int_equal(readaloud_pgp(&b, 1, txt, sizeof(txt)), 0);
+		assert_int_equal(readaloud_parse(txt, &back, 1, &e), 0);
+		assert_int_equal(back, b);
+		assert_int_equal(readaloud_match(txt, &b, 1, &e), 0);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pgp_known),
+		cmocka_unit_test(test_pgp_one_byte),
 		cmocka_unit_test(test_pgp_list_edges),
 		cmocka_unit_test(test_pgp_lists_distinct),
 		cmocka_unit_test(test_hex),
