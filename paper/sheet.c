@@ -381,6 +381,40 @@ struct layout {
 	char id[ESCROW_ID_CHARS + 1];
 };
 
+int
+sheet_font_lacks(const char *text, unsigned long *cp)
+{
+	FcPattern *pat = NULL, *match = NULL;
+	FcCharSet *cs = NULL;
+	FcResult res;
+	FcChar32 c;
+	const FcChar8 *p = (const FcChar8 *)text;
+	int n, len = (int)strlen(text), lacks = 0;
+
+	*cp = 0;
+	if ((pat = FcNameParse((const FcChar8 *)SANS)) == NULL)
+		return 0;
+	FcConfigSubstitute(NULL, pat, FcMatchPattern);
+	FcDefaultSubstitute(pat);
+	if ((match = FcFontMatch(NULL, pat, &res)) == NULL ||
+	    FcPatternGetCharSet(match, FC_CHARSET, 0, &cs) != FcResultMatch)
+		goto out;
+	while (len > 0 && (n = FcUtf8ToUcs4(p, &c, len)) > 0) {
+		if (c >= 0x20 && !FcCharSetHasChar(cs, c)) {
+			*cp = c;
+			lacks = 1;
+			break;
+		}
+		p += n;
+		len -= n;
+	}
+ out:
+	if (match != NULL)
+		FcPatternDestroy(match);
+	FcPatternDestroy(pat);
+	return lacks;
+}
+
 static void
 font(struct layout *L, const char *face, int bold, double size)
 {

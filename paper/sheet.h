@@ -58,6 +58,13 @@ int sheet_scan_png(const char *path,
     struct sd_err *e);
 
 /*
+ * Does the sheet's font lack a glyph for a character of text (UTF-8)?
+ * Such a character would print as an empty box: 1 with the first one in
+ * *cp, else 0.
+ */
+int sheet_font_lacks(const char *text, unsigned long *cp);
+
+/*
  * Release what cairo and fontconfig keep for the life of the process, so
  * that leak checkers see only real leaks.  Call once, at the end.
  */

@@ -268,6 +268,53 @@ id_hex(const uint8_t *id, size_t len, char *buf, size_t size)
 }
 
 /*
+ * Is this key already on the token (a key or certificate object with its
+ * public key)?  Then importing again would only make a second copy: a
+ * rerun after an interrupted --delete-source, say.  0 when it is not,
+ * -1 with a message naming what is there.
+ */
+static int
+check_not_there(struct card *c, EVP_PKEY *pub)
+{
+	static const CK_OBJECT_CLASS classes[3] = {
+		CKO_PRIVATE_KEY, CKO_PUBLIC_KEY, CKO_CERTIFICATE
+	};
+	struct p11_object *objs = NULL;
+	struct sd_err e = { "" };
+	char hex[2 * CARD_MAX_ID + 1];
+	EVP_PKEY *have;
+	size_t n = 0, i, k;
+	int r, found = -1;
+
+	for (k = 0; k < 3 && found < 0; k++) {
+		if ((r = p11_find_objects(c->s, classes[k], NULL, &objs, &n,
+		    &e)) != 0) {
+			hw_error(r, &e);
+			return -1;
+		}
+		for (i = 0; i < n && found < 0; i++) {
+			have = objs[i].cert != NULL ?
+			    X509_get0_pubkey(objs[i].cert) : objs[i].pub;
+			if (have != NULL && EVP_PKEY_eq(have, pub) == 1) {
+				id_hex(objs[i].id, objs[i].id_len, hex,
+				    sizeof(hex));
+				cli_error("token %s already holds this key (id %s, "
+				    "label %s): it was imported before; nothing "
+				    "was done (sdtool card list shows it)",
+				    cli_text(c->tok.label), objs[i].id ? hex : "none",
+				    objs[i].label ? cli_text(objs[i].label) :
+				    "none");
+				found = (int)i;
+			}
+		}
+		p11_objects_free(objs, n);
+		objs = NULL;
+	}
+	ERR_clear_error();
+	return found < 0 ? 0 : -1;
+}
+
+/*
  * Refuse to write where something is: an object with the id or the
  * label already on the token (for a PIV card: slot 9d taken).
  */
@@ -1074,6 +1121,7 @@ card_import(int argc, char **argv)
 		    max, hw_key_bits(key), c.tok.yubikey_piv ? " (YubiKeys "
 		    "before firmware 5.7 take RSA-2048 at most)" : "");
 	if (card_login(&c, so || c.tok.yubikey_piv ? P11_SO : P11_USER) != 0 ||
+	    check_not_there(&c, X509_get0_pubkey(hw_key_cert(key))) != 0 ||
 	    check_free(&c, label, id, id_len) != 0)
 		goto out;
 	if ((r = p11_import_rsa(c.s, key, label, id, id_len, &hkey, &e)) != 0) {

@@ -436,6 +436,15 @@ print_parse(int argc, char **argv, struct print_args *a)
 		return cli_usage_error("--hsm: holds the bidirectional control "
 		    "U+%04lX, which would make the name read as something "
 		    "else", cp);
+	/* a name the font cannot draw would be empty boxes on paper */
+	if (a->officer != NULL && sheet_font_lacks(a->officer, &cp))
+		return cli_usage_error("--officer: the sheet's font has no "
+		    "character U+%04lX, which would print as an empty box; "
+		    "write the name in Latin letters", cp);
+	if (a->hsm != NULL && sheet_font_lacks(a->hsm, &cp))
+		return cli_usage_error("--hsm: the sheet's font has no "
+		    "character U+%04lX, which would print as an empty box; "
+		    "write the name in Latin letters", cp);
 	return 0;
 }
 

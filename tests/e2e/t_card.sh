@@ -94,8 +94,10 @@ check "import: ... so no PIN try was spent" sh -c '! grep -q PIN "$1"' _ "$T/err
 expect "import: an encrypted key file, its passphrase from --password-file" 0 \
 	"$SDTOOL" card import --key "$T/enc/cert_8.key" --password-file "$T/np" \
 	--token "pkcs11:token=spare$PS"
-expect_err "import: the same key again is refused (same id)" 1 'already holds an object with id' \
+expect_err "import: the same key again is refused, never a second copy" 1 'already holds this key \(id [0-9a-f]+, label cert_0\): it was imported before' \
 	"$SDTOOL" card import --key "$T/k/cert_0.key" --token "pkcs11:token=officer0$PS"
+expect_err "import: the same key under another id and label is refused too" 1 'already holds this key' \
+	"$SDTOOL" card import --key "$T/k/cert_0.key" --token "pkcs11:token=officer0$PS" --id 7f --label other
 cp "$T/k/cert_1.key" "$T/nocert.key"
 expect_err "import: a key without its certificate is refused" 1 'no certificate beside it' \
 	"$SDTOOL" card import --key "$T/nocert.key" --token "pkcs11:token=officer0$PS"

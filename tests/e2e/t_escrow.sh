@@ -456,6 +456,15 @@ expect "restore with two kinds of input" 2 "$SDTOOL" escrow restore \
 expect "--paper a3" 2 "$SDTOOL" escrow print --key "$D/cert_0.key" --out "$T/u.pdf" --paper a3
 expect_err "--officer with a control character" 2 'officer: holds a control character' \
 	"$SDTOOL" escrow print --key "$D/cert_0.key" --out "$T/u.pdf" --officer "$(printf 'a\033b')"
+# A CJK name would print as empty boxes: refused, naming the character.
+expect_err "--officer in a script the font lacks is refused, the character named" 2 \
+	'officer: the sheet.s font has no character U\+738B' \
+	"$SDTOOL" escrow print --key "$D/cert_0.key" --out "$T/cjk.pdf" --officer "王芳" --no-passphrase
+check "... and nothing is written" test ! -e "$T/cjk.pdf"
+expect_err "--hsm likewise" 2 'hsm: the sheet.s font has no character' \
+	"$SDTOOL" escrow print --key "$D/cert_0.key" --out "$T/cjk.pdf" --hsm "東京HSM" --no-passphrase
+expect "an accented Latin name prints" 0 \
+	"$SDTOOL" escrow print --key "$D/cert_0.key" --out "$T/latin.pdf" --officer "Zoë Ångström-Łukasz" --no-passphrase
 check "no temporary files left anywhere" no_temp_files "$T"
 
 done_testing
