@@ -464,7 +464,8 @@ check "... and nothing is written" test ! -e "$T/cjk.pdf"
 expect_err "--hsm likewise" 2 'hsm: the sheet.s font has no character' \
 	"$SDTOOL" escrow print --key "$D/cert_0.key" --out "$T/cjk.pdf" --hsm "東京HSM" --no-passphrase
 expect "an accented Latin name prints" 0 \
-	"$SDTOOL" escrow print --key "$D/cert_0.key" --out "$T/latin.pdf" --officer "Zoë Ångström-Łukasz" --no-passphrase
+	"$SDTOOL" escrow print --key "$D/cert_0.key" --out "$T/latin.pdf" --officer "Zoë Ångström-Łukasz" --no-passphrase \
+	--password-file "$T/keypass"
 check "no temporary files left anywhere" no_temp_files "$T"
 
 done_testing
