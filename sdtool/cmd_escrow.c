@@ -1052,6 +1052,16 @@ gather_text(const char *path, struct sd_secret **payload)
 
 	if (read_secret_file(path, &file) != 0)
 		return -1;
+	/* a file that is not text at all is one mistake, not one per line */
+	for (i = 0; i < file->len; i++)
+		if (file->p[i] == '\0' || (file->p[i] < 0x20 &&
+		    file->p[i] != '\n' && file->p[i] != '\r' &&
+		    file->p[i] != '\t')) {
+			cli_error("%s: not the typed lines of a sheet (it holds "
+			    "binary data, byte %zu)", cli_text(path), i + 1);
+			sd_secret_free(file);
+			return -1;
+		}
 	if ((r = escrow_text_decode((const char *)file->p, file->len, &rep,
 	    payload, &e)) != 0) {
 		/*

@@ -43,8 +43,10 @@ check "... before any blob is made" test ! -e "$T/blob.json"
 # lower-case typo of hex was "not the exchange key of your HSM".
 hex=$("$SDTOOL" inspect --json "$T/exch.cer" | $PY -c 'import json,sys; print(json.load(sys.stdin)["x5t_256_readaloud"]["hex"].lower().replace(" ", ":"))')
 printf '%s\n' "$hex" >"$T/typed"
+# the keys are not encrypted: a password file with one (unused) line
+printf 'unused-passphrase\n' >"$T/nopass"
 check "recover-offline: never shows the thumbprint before asking" sh -c \
-	'SDTOOL_PASSWORD_FILE=/dev/null sh "$1" "$2" "$3" "$4/blob-typed.json" "$4/k/cert_0.key" "$4/k/cert_1.key" <"$4/typed" >"$4/typed.out" 2>&1;
+	'SDTOOL_PASSWORD_FILE="$4/nopass" sh "$1" "$2" "$3" "$4/blob-typed.json" "$4/k/cert_0.key" "$4/k/cert_1.key" <"$4/typed" >"$4/typed.out" 2>&1;
 	 sed -n "1,/Type it/p" "$4/typed.out" | grep -q "$5" && exit 1; grep -q "Thumbprints match" "$4/typed.out"' \
 	_ "$C/recover-offline.sh" "$T/sd.json" "$T/exch.cer" "$T" "$x5t"
 check "... lower-case hex with colons is accepted: the same value" test -s "$T/blob-typed.json"
