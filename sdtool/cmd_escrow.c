@@ -437,14 +437,18 @@ print_parse(int argc, char **argv, struct print_args *a)
 		    "U+%04lX, which would make the name read as something "
 		    "else", cp);
 	/* a name the font cannot draw would be empty boxes on paper */
-	if (a->officer != NULL && sheet_font_lacks(a->officer, &cp))
+	if (a->officer != NULL && sheet_font_lacks(a->officer, &cp)) {
+		sheet_cleanup();   /* fontconfig's state, for leak checkers */
 		return cli_usage_error("--officer: the sheet's font has no "
 		    "character U+%04lX, which would print as an empty box; "
 		    "write the name in Latin letters", cp);
-	if (a->hsm != NULL && sheet_font_lacks(a->hsm, &cp))
+	}
+	if (a->hsm != NULL && sheet_font_lacks(a->hsm, &cp)) {
+		sheet_cleanup();
 		return cli_usage_error("--hsm: the sheet's font has no "
 		    "character U+%04lX, which would print as an empty box; "
 		    "write the name in Latin letters", cp);
+	}
 	return 0;
 }
 
@@ -703,10 +707,12 @@ escrow_print(int argc, char **argv)
 	int r, bits, key_encrypted = 0, pages = 0, compact, no_cert = 0;
 	int ret = EXIT_FAIL;
 
-	if ((r = print_parse(argc, argv, &a)) != 0)
+	if ((r = print_parse(argc, argv, &a)) != 0) {
+		sheet_cleanup();
 		return r < 0 ? EXIT_OK : r;
+	}
 	if (cli_refuse_existing(a.out) != 0)
-		return EXIT_FAIL;
+		goto out;
 
 	/* the certificate first: a mismatch should not cost a passphrase */
 	if (a.cert != NULL) {
